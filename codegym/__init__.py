@@ -1,0 +1,9 @@
+"""codegym: Gymnasium environments for LLM code generation and prompt optimization.
+
+``import codegym`` registers every environment id with Gymnasium without importing torch; the heavy
+modules load when an environment is made.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

