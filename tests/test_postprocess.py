@@ -221,7 +221,10 @@ def test_humaneval_chat_answer_without_imports_keeps_the_prompt_imports_and_help
     ext = postprocess(answer, task)
     assert run(ext.code, "make_palindrome('cat')") == "catac"
     task0 = he_task("HumanEval/0")
-    answer0 = "```python\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n    return False\n```"
+    answer0 = (
+        "```python\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+        "    return False\n```"
+    )
     assert run(postprocess(answer0, task0).code, "has_close_elements([1.0], 1.0)") is False
 
 
