@@ -403,23 +403,29 @@ def postprocess(
     *,
     mode: str = "auto",
     stop: Sequence[str] = (),
+    prompt: str | None = None,
 ) -> Extraction:
     """Turn a completion into the program to execute.
 
+    ``"auto"`` mode uses ``"chat"`` when the completion has a fence or ``[PYTHON]`` tag, ``"program"``
+    when it starts with code and defines the entry point itself, ``"completion"`` when there is a code
+    prompt to continue, and ``"chat"`` otherwise.
+
     Args:
         completion: What the model generated (without the prompt, unless the backend echoes it).
-        task: The task; needed for ``"completion"`` mode and to prefer the fence defining the entry
-            point.
-        mode: ``"auto"`` (chooses below from the completion and the task), ``"chat"``
-            (:func:`extract_code`; with a code prompt, the prompt's imports and helpers are kept),
-            ``"completion"`` (a continuation of a code prompt: :func:`truncate_continuation` then
-            :func:`prepend_prompt`), ``"program"`` (a whole program: :func:`truncate_program`) or
-            ``"raw"`` (only ``stop`` and end-of-text tokens are applied).
+        task: The task; used to prefer the fence defining the entry point and to find a code prompt.
+        mode: ``"auto"``, ``"chat"`` (:func:`extract_code`; with a code prompt, the prompt's imports
+            and helpers are kept), ``"completion"`` (a continuation of a code prompt:
+            :func:`truncate_continuation` then :func:`prepend_prompt`), ``"program"`` (a whole program:
+            :func:`truncate_program`) or ``"raw"`` (only ``stop`` and end-of-text tokens are applied).
         stop: Extra stop sequences applied to the completion first.
+        prompt: The code prompt the model was given to continue, when it is not ``task.prompt`` (for
+            example an MBPP task rendered as a signature with a docstring). Default: ``task.prompt``
+            if that is code (:func:`is_code_prompt`), else none.
 
-    ``"auto"`` uses ``"chat"`` when the completion has a fence or ``[PYTHON]`` tag, ``"program"`` when
-    it starts with code and defines the entry point itself, ``"completion"`` when the task's prompt is a
-    signature to continue, and ``"chat"`` otherwise.
+    Raises:
+        TypeError: ``completion`` is not a string (chat message lists: pass the assistant's content).
+        ValueError: Unknown ``mode``, or ``"completion"`` mode without a code prompt.
 
     """
     if not isinstance(completion, str):
@@ -432,38 +438,37 @@ def postprocess(
     text = apply_stop_sequences(completion, tuple(stop) + CHAT_STOP_TOKENS)
     entry_point = task.entry_point if task is not None else None
     language = task.language if task is not None else "python"
-    code_prompt = task is not None and is_code_prompt(task)
+    if prompt is None and task is not None and is_code_prompt(task):
+        prompt = task.prompt
     if mode == "auto":
         if find_code_blocks(text) or "[PYTHON]" in text:
             mode = "chat"
         elif entry_point and _defines(text, entry_point) and _starts_with_code(text):
             mode = "program"
-        elif code_prompt:
+        elif prompt is not None:
             mode = "completion"
         else:
             mode = "chat"
     if mode == "raw":
         return Extraction(code=text, found=bool(text.strip()), method="raw")
     if mode == "completion":
-        if task is None or not code_prompt:
+        if prompt is None:
             raise ValueError(
-                "mode='completion' continues a code prompt (a function signature, as in HumanEval); "
-                f"task {getattr(task, 'task_id', None)!r} has none. Use mode='chat' or 'program'."
+                "mode='completion' continues a code prompt (a function signature, as in HumanEval), "
+                f"but task {getattr(task, 'task_id', None)!r} has none: pass prompt=... or use "
+                "mode='chat' or 'program'"
             )
-        body = text[len(task.prompt) :] if text.startswith(task.prompt) else text
-        body = truncate_continuation(body)
-        return Extraction(
-            code=prepend_prompt(task.prompt, body), found=bool(body.strip()), method="continuation"
-        )
+        body = truncate_continuation(text[len(prompt) :] if text.startswith(prompt) else text)
+        return Extraction(code=prepend_prompt(prompt, body), found=bool(body.strip()), method="continuation")
     if mode == "program":
         if language != "python":
             return Extraction(code=text, found=bool(text.strip()), method="program")
         code = truncate_program(text, entry_point)
-        if code_prompt and task is not None:
-            code = _program_with_prompt(task.prompt, code, task.entry_point)
+        if prompt is not None and entry_point:
+            code = _program_with_prompt(prompt, code, entry_point)
         return Extraction(code=code, found=bool(code.strip()), method="program")
     extraction = extract_code(text, entry_point, language)
-    if extraction.found and code_prompt and task is not None:
-        code = _program_with_prompt(task.prompt, extraction.code, task.entry_point)
+    if extraction.found and prompt is not None and entry_point:
+        code = _program_with_prompt(prompt, extraction.code, entry_point)
         return Extraction(code=code, found=True, method=extraction.method)
     return extraction

@@ -297,3 +297,10 @@ def test_modes_and_errors() -> None:
         postprocess("    return 1", MBPP_TASK, mode="completion")
     with pytest.raises(TypeError, match="assistant"):
         postprocess([{"role": "assistant", "content": "x"}], MBPP_TASK)  # type: ignore[arg-type]
+
+
+def test_completion_of_a_rendered_signature_prompt_for_an_mbpp_task() -> None:
+    prompt = 'def similar_elements(a, b):\n    """\n    Write a function to find the shared elements.\n    """\n'
+    ext = postprocess("    return tuple(set(a) & set(b))\n\nprint(1)\n", MBPP_TASK, prompt=prompt)
+    assert ext.method == "continuation"
+    assert ext.code == prompt + "    return tuple(set(a) & set(b))\n"
