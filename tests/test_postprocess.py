@@ -300,7 +300,7 @@ def test_modes_and_errors() -> None:
 
 
 def test_completion_of_a_rendered_signature_prompt_for_an_mbpp_task() -> None:
-    prompt = 'def similar_elements(a, b):\n    """\n    Write a function to find the shared elements.\n    """\n'
+    prompt = 'def similar_elements(a, b):\n    """\n    Write a function to find shared elements.\n    """\n'
     ext = postprocess("    return tuple(set(a) & set(b))\n\nprint(1)\n", MBPP_TASK, prompt=prompt)
     assert ext.method == "continuation"
     assert ext.code == prompt + "    return tuple(set(a) & set(b))\n"
