@@ -4,6 +4,10 @@
 modules load when an environment is made.
 """
 
+from codegym.registration import register_envs
+
 __version__ = "0.1.0"
+
+register_envs()
 
 __all__ = ["__version__"]

@@ -1,0 +1,1 @@
+"""Adapters to other libraries (TRL, ...); each module imports its library only when used."""
