@@ -15,6 +15,9 @@ from collections.abc import Sequence
 # Command modules, in the order they appear in ``codegym --help``.
 COMMAND_MODULES = [
     "codegym.cli.setup_cmd",
+    "codegym.cli.tasks_cmd",
+    "codegym.cli.eval_cmd",
+    "codegym.cli.serve_cmd",
 ]
 
 

@@ -170,7 +170,7 @@ def get_task(task_id: str, **kwargs: Any) -> Task:
 register_dataset(
     "mbpp",
     "codegym.tasks.mbpp:load_mbpp",
-    description="MBPP, 974 basic Python problems (Austin et al. 2021); splits test/train/validation/prompt",
+    description="MBPP, 974 basic Python problems (Austin et al. 2021)",
     id_prefix="MBPP",
     splits=("test", "train", "validation", "prompt", "all"),
     default_kwargs={"split": "all"},
