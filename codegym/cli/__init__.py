@@ -17,7 +17,6 @@ COMMAND_MODULES = [
     "codegym.cli.setup_cmd",
     "codegym.cli.tasks_cmd",
     "codegym.cli.eval_cmd",
-    "codegym.cli.serve_cmd",
 ]
 
 
