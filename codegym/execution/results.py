@@ -40,6 +40,7 @@ class Limits:
         file_size_mb: Largest file the child may write.
         max_processes: Processes/threads the child may create.
         output_bytes: Captured stdout/stderr beyond this many bytes is dropped.
+
     """
 
     timeout_s: float = 3.0
@@ -78,6 +79,7 @@ class TestVerdict:
         duration_s: Wall-clock time the test took (0.0 if it did not run).
         exception: Exception type name for :attr:`Outcome.ERROR` / :attr:`Outcome.FAILED`, else ``""``.
         message: A short, capped message (exception text, signal name, ...).
+
     """
 
     index: int
@@ -105,6 +107,7 @@ class ExecutionResult:
         duration_s: Wall-clock time of the whole candidate.
         cached: True if this result came from the engine's result cache.
         message: Extra detail for ``SYNTAX_ERROR`` / ``COMPILE_ERROR`` / ``CRASHED`` / ``INFRA``.
+
     """
 
     status: Outcome

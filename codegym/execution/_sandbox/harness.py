@@ -1,0 +1,480 @@
+"""The in-child test harness: runs set-up, candidate and tests, and reports verdicts to the worker.
+
+Runs in the forked child after its privileges have been dropped. Verdicts travel on a dedicated pipe as
+frames that start with a random per-candidate nonce; the worker (``zygote.py``) enforces the deadlines
+and treats any missing, out-of-order or unauthenticated frame as a crash, never as a pass.
+
+Everything the harness needs is bound before the candidate runs (local variables and closures), so a
+candidate that patches ``builtins``, ``AssertionError``, ``sys.exit``, ``print`` or ``os`` does not change
+the harness. What the harness cannot stop is a candidate that inspects the interpreter (``gc``, frames) to
+find the nonce or the harness's objects: the process boundary and the OS isolation are what protect the
+host; see ``docs/execution.md``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+import posix
+import struct
+import sys
+import types
+
+# Frame layout shared with zygote.py: nonce, kind (1 byte), index (signed 32 bit), payload length.
+HEADER = struct.Struct("<cih")
+NONCE_BYTES = 16
+MAX_PAYLOAD = 3000  # frames stay below PIPE_BUF (4096) so every write is atomic
+
+K_BEGIN, K_END, K_DONE = b"B", b"E", b"D"
+# Per-phase result codes (first byte of an END payload).
+R_PASS, R_FAIL, R_ERROR, R_MEMORY, R_SYNTAX, R_INFRA = b"P", b"F", b"E", b"M", b"X", b"I"
+PHASE_SETUP, PHASE_CODE = -2, -1
+
+_SCALARS = frozenset({int, float, complex, bool, str, bytes, type(None)})
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+_BUILTIN_BASES = (bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset)
+_HEAPTYPE = 1 << 9
+# Operators through which a Python-level class could make one object compare or compute "equal" to any
+# expected value. A returned object whose class implements one of these in Python is not trusted.
+_FORGEABLE = (
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__contains__",
+    "__add__",
+    "__radd__",
+    "__sub__",
+    "__rsub__",
+    "__mul__",
+    "__rmul__",
+    "__truediv__",
+    "__rtruediv__",
+    "__floordiv__",
+    "__rfloordiv__",
+    "__mod__",
+    "__rmod__",
+    "__pow__",
+    "__rpow__",
+    "__abs__",
+    "__neg__",
+    "__pos__",
+    "__round__",
+    "__and__",
+    "__rand__",
+    "__or__",
+    "__ror__",
+    "__xor__",
+    "__rxor__",
+)
+_FAIL = object()
+_FunctionType = types.FunctionType
+_MethodType = types.MethodType
+_isinstance = isinstance
+_type = type
+_len = len
+_getattr = getattr
+_tuple = tuple
+_list = list
+_dict = dict
+_set = set
+_frozenset = frozenset
+_int = int
+_float = float
+_complex = complex
+_str = str
+_bytes = bytes
+_bool = bool
+_Number = numbers.Number
+_Integral = numbers.Integral
+_Real = numbers.Real
+_Complex = numbers.Complex
+
+
+_C_CALLABLES = (
+    types.WrapperDescriptorType,
+    types.MethodDescriptorType,
+    types.BuiltinFunctionType,
+    types.MethodWrapperType,
+    types.ClassMethodDescriptorType,
+)
+
+
+def _python_operators(t) -> bool:
+    """Tell whether type ``t`` implements a forgeable operator with anything but C code."""
+    mro = t.__mro__
+    for name in _FORGEABLE:
+        for klass in mro:
+            attr = klass.__dict__.get(name, _FAIL)
+            if attr is _FAIL:
+                continue
+            if attr is not None and not _isinstance(attr, _C_CALLABLES):
+                return True  # a Python function, lambda, partial, custom descriptor...
+            break
+    return False
+
+
+def _to_builtin(x, t):
+    """Convert an instance of a subclass of a builtin type to the builtin type, using the C methods."""
+    if _isinstance(x, _int):
+        return _int.__int__(x)
+    if _isinstance(x, _float):
+        return _float.__float__(x)
+    if _isinstance(x, _complex):
+        return _complex(_complex.real.__get__(x), _complex.imag.__get__(x))
+    if _isinstance(x, _str):
+        return _str.__str__(x)
+    if _isinstance(x, _bytes):
+        return _bytes.__bytes__(x)
+    if _isinstance(x, _tuple):
+        return _tuple(_tuple.__iter__(x))
+    if _isinstance(x, _list):
+        return _list(_list.__iter__(x))
+    if _isinstance(x, _dict):
+        return _dict(_dict.items(x))
+    if _isinstance(x, _frozenset):
+        return _frozenset(_frozenset.__iter__(x))
+    if _isinstance(x, _set):
+        return _set(_set.__iter__(x))
+    return _FAIL
+
+
+def normalize(x, strict: bool, depth: int = 0):
+    """Return ``x`` made of builtin values, ``x`` itself when nothing needs converting.
+
+    Subclasses of builtin types become the builtin types (their overridden methods are bypassed);
+    containers are converted recursively; objects of C-implemented types (numpy, ``deque``, ``range``,
+    iterators...) are kept, since their comparison is C code the candidate cannot change. Objects whose
+    class implements comparison or arithmetic in Python are:
+
+    * with ``strict=True`` (comparisons): converted to ``int``/``float``/``complex`` if they are
+      :class:`numbers.Number` instances (a conversion has to produce the expected value to pass, which an
+      always-equal object cannot know), else reported as ``_FAIL``;
+    * with ``strict=False`` (return values): kept if they are numbers (``Fraction``), else replaced by a
+      :class:`Poisoned` object whose every operator raises.
+    """
+    t = _type(x)
+    if t in _SCALARS:
+        return x
+    if depth > 200:
+        raise RecursionError("value nested too deeply to compare")
+    if t is _list or t is _tuple:
+        out = None
+        for i, e in enumerate(x):
+            if _type(e) in _SCALARS:
+                continue
+            n = normalize(e, strict, depth + 1)
+            if n is _FAIL:
+                return _FAIL
+            if n is not e:
+                if out is None:
+                    out = _list(x)
+                out[i] = n
+        if out is None:
+            return x
+        return out if t is _list else _tuple(out)
+    if t is _dict:
+        out = None
+        for k, v in _dict.items(x):
+            nk = k if _type(k) in _SCALARS else normalize(k, strict, depth + 1)
+            nv = v if _type(v) in _SCALARS else normalize(v, strict, depth + 1)
+            if nk is _FAIL or nv is _FAIL:
+                return _FAIL
+            if nk is not k or nv is not v:
+                out = {}
+                break
+        if out is None:
+            return x
+        for k, v in _dict.items(x):
+            nk = normalize(k, strict, depth + 1)
+            nv = normalize(v, strict, depth + 1)
+            if nk is _FAIL or nv is _FAIL:
+                return _FAIL
+            out[nk] = nv
+        return out
+    if t is _set or t is _frozenset:
+        changed = False
+        items = []
+        for e in x:
+            n = e if _type(e) in _SCALARS else normalize(e, strict, depth + 1)
+            if n is _FAIL:
+                return _FAIL
+            changed = changed or n is not e
+            items.append(n)
+        return t(items) if changed else x
+    if _isinstance(x, _BUILTIN_BASES):
+        base = _to_builtin(x, t)
+        return normalize(base, strict, depth + 1)
+    if t.__flags__ & _HEAPTYPE == 0 or not _python_operators(t):
+        return x  # C-implemented type (numpy, deque, range...) or no Python-level operators
+    if _isinstance(x, _Number):
+        if not strict:
+            return x
+        if _isinstance(x, _Integral):
+            n = _int(x)
+        elif _isinstance(x, _Real):
+            n = _float(x)
+        elif _isinstance(x, _Complex):
+            n = _complex(x)
+        else:
+            return _FAIL
+        return normalize(n, strict, depth + 1) if _type(n) not in _SCALARS else n
+    return _FAIL if strict else Poisoned(t.__name__)
+
+
+class Poisoned:
+    """Stands in for a returned object whose class defines comparison/arithmetic in Python.
+
+    Every operator raises ``TypeError``: such objects are how reward hacks forge ``==`` or
+    ``abs(x - y) < eps``, and real solutions to the benchmark tasks return builtin values.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_name", name)
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(
+            f"codegym: the candidate returned a {object.__getattribute__(self, '_name')} object whose "
+            "operators are defined in Python; tests only accept builtin values for it"
+        )
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __len__ = __iter__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = __abs__ = __neg__ = _refuse
+    __pos__ = __round__ = __float__ = __int__ = __index__ = __contains__ = __getitem__ = __hash__ = _refuse
+    __and__ = __rand__ = __or__ = __ror__ = __xor__ = __rxor__ = __getattr__ = _refuse
+
+    def __repr__(self) -> str:
+        return f"<untrusted {object.__getattribute__(self, '_name')} object>"
+
+
+def _eq(a, b):
+    ta = _type(a)
+    if ta is _type(b) and ta in _SCALARS:
+        return a == b
+    na = normalize(a, True)
+    nb = normalize(b, True)
+    if na is _FAIL and nb is _FAIL:
+        return a == b  # both sides are objects with Python-level operators: ordinary semantics
+    if na is _FAIL or nb is _FAIL:
+        return False
+    return na == nb
+
+
+def strict_compare(op: int, a, b):
+    """Compare like ``==``/``!=``/``in``/``not in`` (op 0-3) without trusting Python-level operators."""
+    if op == 0:
+        return _eq(a, b)
+    if op == 1:
+        r = _eq(a, b)
+        return (not r) if _type(r) is _bool else (a != b)
+    container, item = b, a
+    nc = normalize(container, True)
+    ni = normalize(item, True)
+    if nc is _FAIL and ni is _FAIL:
+        found = item in container
+    elif nc is _FAIL or ni is _FAIL:
+        found = False
+    else:
+        found = ni in nc
+    return found if op == 2 else not found
+
+
+def sanitize_return(value):
+    """Sanitize a value the candidate's entry point returned (rewritten tests wrap each call)."""
+    t = _type(value)
+    if t in _SCALARS:
+        return value
+    return normalize(value, False)
+
+
+# --------------------------------------------------------------------------------------------------
+# The harness proper.
+
+
+def _short(text: str, limit: int = 400) -> str:
+    text = text if _type(text) is _str else "<message unavailable>"
+    return text if _len(text) <= limit else text[: limit - 3] + "..."
+
+
+def run_candidate(
+    *,
+    nonce: bytes,
+    fd: int,
+    setup_code,
+    code: str,
+    tests: list,
+    helper_names: tuple[str, str, str],
+    preloaded: dict,
+    test_reads: frozenset,
+) -> None:
+    """Run set-up, candidate and tests in one namespace; report on ``fd``; never returns."""
+    write = posix.write
+    getpid = posix.getpid
+    _exit = posix._exit
+    pack = HEADER.pack
+    mypid = getpid()
+    AssertionError_ = AssertionError
+    MemoryError_ = MemoryError
+    SyntaxError_ = SyntaxError
+    BaseException_ = BaseException
+    exec_ = exec
+    compile_ = compile
+    gettrace = sys.gettrace
+    getprofile = sys.getprofile
+    stdout, stderr = sys.stdout, sys.stderr
+    sys_modules = sys.modules
+    bdict = builtins.__dict__
+    bsnap = _tuple(bdict.items())
+    bproxy = types.MappingProxyType(_dict(bsnap))
+    cmp_name, ret_name, bi_name = helper_names
+    guarded_code = [
+        (f, f.__code__)
+        for f in (strict_compare, sanitize_return, normalize, _eq, _python_operators, _to_builtin)
+    ]
+    poisoned_refuse = Poisoned._refuse
+
+    def send(kind: bytes, index: int, result: bytes = b"", exc: str = "", msg: str = "") -> None:
+        if getpid() != mypid:  # a forked copy of the harness must not speak for the candidate
+            _exit(0)
+        payload = b""
+        if kind == K_END:
+            payload = result + (_short(exc, 200) + "\0" + _short(msg)).encode("utf-8", "replace")
+            payload = payload[:MAX_PAYLOAD]
+        write(fd, nonce + pack(kind, index, _len(payload)) + payload)
+
+    def classify(e) -> tuple[bytes, str, str]:
+        te = _type(e)
+        if te is AssertionError_:
+            kind = R_FAIL
+        elif te is MemoryError_:
+            kind = R_MEMORY
+        else:
+            kind = R_ERROR
+        try:
+            name = te.__name__
+            if _type(name) is not _str:
+                name = "<exception>"
+        except BaseException_:
+            name = "<exception>"
+        try:
+            text = BaseException_.__str__(e)
+        except BaseException_:
+            text = ""
+        return kind, name, text
+
+    def intact(ns) -> str:
+        """Return '' if the test environment is as the harness left it, else what changed."""
+        for k, v in bsnap:
+            if bdict.get(k, _FAIL) is not v:
+                return f"builtins.{k} was replaced"
+        if ns.get(cmp_name) is not strict_compare or ns.get(ret_name) is not sanitize_return:
+            return "the test helpers were replaced"
+        if ns.get(bi_name) is not bproxy:
+            return "the test helpers were replaced"
+        for f, c in guarded_code:
+            if f.__code__ is not c:
+                return "the test helpers were modified"
+        if Poisoned.__dict__.get("_refuse") is not poisoned_refuse:
+            return "the test helpers were modified"
+        if gettrace() is not None or getprofile() is not None:
+            return "a trace or profile function was installed"
+        for name, obj, items in guards:
+            if ns.get(name, obj) is not obj:
+                return f"{name!r} was rebound"
+            if items is not None:
+                if sys_modules.get(obj.__name__, obj) is not obj:
+                    return f"module {obj.__name__!r} was replaced"
+                md = obj.__dict__
+                for k, v in items:
+                    if md.get(k, _FAIL) is not v:
+                        return f"{name}.{k} was replaced"
+        return ""
+
+    ns = {"__name__": "__candidate__", "__builtins__": builtins}
+
+    # Phase 1: the trusted set-up.
+    send(K_BEGIN, PHASE_SETUP)
+    try:
+        if setup_code is not None:
+            exec_(setup_code, ns)
+    except BaseException_ as e:  # noqa: BLE001
+        _kind, name, text = classify(e)
+        send(K_END, PHASE_SETUP, R_INFRA, name, "set-up code failed: " + text)
+        send(K_DONE, 0)
+        _exit(0)
+    send(K_END, PHASE_SETUP, R_PASS)
+    # Names the tests read that the set-up bound, and the modules they use, must still be the same
+    # objects (with the same attributes) when the tests run.
+    guards = []
+    for name in test_reads:
+        if name in ns:
+            obj = ns[name]
+        elif name in preloaded:
+            obj = preloaded[name][0]
+        else:
+            continue
+        items = None
+        if _type(obj) is types.ModuleType:
+            pre = preloaded.get(obj.__name__)
+            items = pre[1] if pre is not None and pre[0] is obj else _tuple(obj.__dict__.items())
+        guards.append((name, obj, items))
+
+    # Phase 2: the candidate.
+    send(K_BEGIN, PHASE_CODE)
+    try:
+        compiled = compile_(code, "<candidate>", "exec", dont_inherit=True)
+    except SyntaxError_ as e:
+        send(K_END, PHASE_CODE, R_SYNTAX, _type(e).__name__, f"line {e.lineno}: {e.msg}")
+        send(K_DONE, 0)
+        _exit(0)
+    except BaseException_ as e:  # noqa: BLE001  (ValueError for NUL bytes, MemoryError, RecursionError)
+        kind, name, text = classify(e)
+        send(K_END, PHASE_CODE, R_SYNTAX if kind == R_ERROR else kind, name, text)
+        send(K_DONE, 0)
+        _exit(0)
+    try:
+        exec_(compiled, ns)
+    except BaseException_ as e:  # noqa: BLE001
+        kind, name, text = classify(e)
+        send(K_END, PHASE_CODE, kind, name, text)
+        send(K_DONE, 0)
+        _exit(0)
+    del compiled
+    send(K_END, PHASE_CODE, R_PASS)
+
+    # Phase 3: the tests, in the candidate's namespace, with the helpers installed.
+    ns[cmp_name] = strict_compare
+    ns[ret_name] = sanitize_return
+    ns[bi_name] = bproxy
+    for i, test in enumerate(tests):
+        send(K_BEGIN, i)
+        if test is None or _type(test) is _str:
+            send(K_END, i, R_INFRA, "SyntaxError", "test does not compile: " + (test or ""))
+            continue
+        problem = intact(ns)
+        if problem:
+            send(K_END, i, R_ERROR, "Tampering", "candidate modified the test environment: " + problem)
+            break
+        try:
+            exec_(test, ns)
+        except BaseException_ as e:  # noqa: BLE001
+            kind, name, text = classify(e)
+        else:
+            kind, name, text = R_PASS, "", ""
+        problem = intact(ns)
+        if problem:
+            send(K_END, i, R_ERROR, "Tampering", "candidate modified the test environment: " + problem)
+            break
+        send(K_END, i, kind, name, text)
+    for stream in (stdout, stderr):
+        try:
+            stream.flush()
+        except BaseException_:  # noqa: BLE001
+            pass
+    send(K_DONE, 0)
+    _exit(0)

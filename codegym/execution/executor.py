@@ -1,0 +1,628 @@
+"""The host side of the execution engine: a pool of sandbox workers, a batch API and a result cache.
+
+Untrusted code never runs in this process. :class:`SandboxExecutor` starts ``workers`` sandbox worker
+processes (``_sandbox/zygote.py``, a clean interpreter, never a fork of this process) and sends each
+candidate to one of them; the worker forks a fresh, isolated, resource-limited child per candidate and
+returns the verdicts. See ``docs/execution.md`` for the threat model.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import hashlib
+import json
+import os
+import queue
+import select
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from codegym.execution.languages import get_language
+from codegym.execution.results import ExecutionResult, Limits, Outcome, TestVerdict
+
+if TYPE_CHECKING:
+    from codegym.tasks.base import Task
+
+ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox", "zygote.py")
+
+#: Modules every worker imports once, so candidates do not pay for them (what MBPP/HumanEval use).
+PRELOAD = (
+    "abc array ast base64 binascii bisect calendar cmath collections collections.abc contextlib copy "
+    "dataclasses datetime decimal enum fractions functools hashlib heapq io itertools json math numbers "
+    "operator queue random re statistics string struct sys textwrap threading time types typing "
+    "unicodedata"
+).split()
+
+#: Environment variables passed to the sandbox (everything else, including tokens and keys, is dropped).
+ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM")
+#: Thread pools of numerical libraries are limited to one thread per candidate.
+ENV_FORCED = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "BLIS_NUM_THREADS": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONHASHSEED": "0",
+}
+#: Names that mark a secret; a variable whose name contains one is never passed, even if allow-listed.
+SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSW", "CREDENTIAL", "AUTH", "COOKIE", "SESSION", "PRIVATE")
+
+ISOLATION_MODES = ("auto", "namespace", "process")
+_LEN = struct.Struct(">I")
+_HOST_GRACE_S = 15.0  # how long beyond the candidate's own budget the host waits for a worker
+_START_TIMEOUT_S = 60.0
+
+
+def sandbox_environment() -> dict[str, str]:
+    """Return the scrubbed environment that sandbox workers (and candidates) get."""
+    env = {}
+    for key, value in os.environ.items():
+        if key in ENV_ALLOW or key.startswith("LC_"):
+            if not any(marker in key.upper() for marker in SECRET_MARKERS):
+                env[key] = value
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.update(ENV_FORCED)
+    return env
+
+
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """One candidate to run.
+
+    Attributes:
+        code: The candidate program (untrusted).
+        tests: Test snippets (trusted), run one after the other in the candidate's namespace.
+        setup: Trusted code run before the candidate (imports, helpers), in the same namespace.
+        limits: Resource limits; ``None`` uses the executor's defaults.
+        language: Language of ``code``; see :func:`codegym.execution.languages.available_languages`.
+        entry_point: Name of the candidate's function the tests call (optional). Its return values are
+            sanitized against forged comparisons, like those of HumanEval's ``candidate``.
+
+    """
+
+    code: str
+    tests: Sequence[str]
+    setup: str = ""
+    limits: Limits | None = None
+    language: str = "python"
+    entry_point: str = ""
+
+    def validate(self) -> None:
+        """Raise ``TypeError``/``ValueError`` naming the bad field."""
+        if not isinstance(self.code, str):
+            raise TypeError(f"ExecutionRequest.code must be a str, got {type(self.code).__name__}")
+        if isinstance(self.tests, (str, bytes)) or not all(isinstance(t, str) for t in self.tests):
+            raise TypeError("ExecutionRequest.tests must be a sequence of str (one snippet per test)")
+        if not isinstance(self.setup, str):
+            raise TypeError(f"ExecutionRequest.setup must be a str, got {type(self.setup).__name__}")
+        if self.limits is not None:
+            if not isinstance(self.limits, Limits):
+                raise TypeError(f"ExecutionRequest.limits must be a Limits or None, got {self.limits!r}")
+            self.limits.validate()
+        get_language(self.language)
+
+
+@dataclass
+class ExecutorStats:
+    """Counters of a :class:`SandboxExecutor` (updated by its threads; read them as a snapshot)."""
+
+    executions: int = 0
+    cache_hits: int = 0
+    worker_restarts: int = 0
+    infra_errors: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        """Increment counters atomically."""
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the counters as a plain dict."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if not f.name.startswith("_")}
+
+
+class WorkerDied(RuntimeError):
+    """The sandbox worker died or stopped answering while it ran a candidate."""
+
+
+class WorkerStartError(RuntimeError):
+    """A sandbox worker could not be started."""
+
+
+class _Worker:
+    """Host-side handle of one sandbox worker process."""
+
+    def __init__(self, index: int, isolation: str, uid: int | None, tmpfs_mb: int) -> None:
+        self.index = index
+        self.cfg = {
+            "isolation": isolation,
+            "uid": uid,
+            "worker": index,
+            "preload": list(PRELOAD),
+            "tmpfs_mb": tmpfs_mb,
+        }
+        self.proc: subprocess.Popen | None = None
+        self.errlog = None
+        self.hello: dict = {}
+        self.starts = 0
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        self.kill()
+        self.errlog = tempfile.TemporaryFile()
+        self.starts += 1
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-B", ZYGOTE, json.dumps(self.cfg)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errlog,
+            env=sandbox_environment(),
+            cwd="/",
+            close_fds=True,
+            start_new_session=True,
+        )
+        try:
+            hello = self._recv(time.monotonic() + _START_TIMEOUT_S)
+        except WorkerDied as exc:
+            detail = self.stderr_tail()
+            self.kill()
+            raise WorkerStartError(f"sandbox worker failed to start: {exc}. {detail}".strip()) from None
+        if hello.get("op") != "hello":
+            self.kill()
+            raise WorkerStartError(f"sandbox worker failed to start: {hello.get('message', hello)}")
+        self.hello = hello
+
+    def stderr_tail(self) -> str:
+        if self.errlog is None:
+            return ""
+        try:
+            self.errlog.seek(0, os.SEEK_END)
+            size = self.errlog.tell()
+            self.errlog.seek(max(0, size - 2000))
+            return self.errlog.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
+
+    def request(self, payload: dict, timeout_s: float) -> dict:
+        """Send one request and wait for its answer; raises :class:`WorkerDied`."""
+        assert self.proc is not None and self.proc.stdin is not None
+        data = json.dumps(payload).encode("utf-8", "surrogatepass")
+        try:
+            self.proc.stdin.write(_LEN.pack(len(data)) + data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as exc:
+            raise WorkerDied(f"could not send to the sandbox worker ({exc})") from None
+        return self._recv(time.monotonic() + timeout_s)
+
+    def _recv(self, deadline: float) -> dict:
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        header = self._read_exact(fd, 4, deadline)
+        (n,) = _LEN.unpack(header)
+        return json.loads(self._read_exact(fd, n, deadline))
+
+    def _read_exact(self, fd: int, n: int, deadline: float) -> bytes:
+        chunks = []
+        while n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerDied("the sandbox worker stopped answering")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, min(n, 1 << 20))
+            if not chunk:
+                code = self.proc.poll() if self.proc else None
+                raise WorkerDied(f"the sandbox worker died (exit status {code})")
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self, timeout: float = 2.0) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            if proc.poll() is None and proc.stdin is not None:
+                data = json.dumps({"op": "exit"}).encode()
+                proc.stdin.write(_LEN.pack(len(data)) + data)
+                proc.stdin.flush()
+                proc.wait(timeout)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+    def kill(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            # Killing the shim kills the worker (PR_SET_PDEATHSIG) and with it its whole PID namespace.
+            try:
+                proc.kill()
+            except OSError:
+                pass
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:
+                    pass
+        if self.errlog is not None:
+            try:
+                self.errlog.close()
+            except OSError:
+                pass
+            self.errlog = None
+
+
+def _limits_dict(limits: Limits) -> dict:
+    return dataclasses.asdict(limits)
+
+
+def _result_from_dict(d: dict, n_tests: int) -> ExecutionResult:
+    tests = tuple(
+        TestVerdict(index=i, outcome=Outcome(t[0]), duration_s=float(t[1]), exception=t[2], message=t[3])
+        for i, t in enumerate(d.get("tests") or [])
+    )
+    if len(tests) != n_tests:  # an INFRA answer without per-test verdicts
+        tests = tuple(TestVerdict(i, Outcome.NOT_RUN) for i in range(n_tests))
+    return ExecutionResult(
+        status=Outcome(d["status"]),
+        tests=tests,
+        stdout=d.get("stdout", ""),
+        stderr=d.get("stderr", ""),
+        duration_s=float(d.get("duration", 0.0)),
+        message=d.get("message", ""),
+        extra={k: d[k] for k in ("cpu_s", "trace") if k in d},
+    )
+
+
+def _failure(status: Outcome, message: str, n_tests: int, duration: float = 0.0) -> ExecutionResult:
+    return ExecutionResult(
+        status=status,
+        tests=tuple(TestVerdict(i, Outcome.NOT_RUN) for i in range(n_tests)),
+        duration_s=duration,
+        message=message,
+    )
+
+
+def _default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _kill_workers(workers: list[_Worker]) -> None:
+    for w in workers:
+        w.close(timeout=0.5)
+
+
+class SandboxExecutor:
+    r"""Runs untrusted candidate programs against trusted tests in isolated, resource-limited processes.
+
+    Args:
+        workers: Number of sandbox worker processes, i.e. candidates run at the same time (default: the
+            number of CPU cores this process may use).
+        limits: Default :class:`Limits` for requests that do not bring their own.
+        cache_size: How many results to keep in the in-memory LRU cache (0 disables it). Identical
+            requests (language, set-up, code, tests, entry point, limits) are answered from it with
+            ``cached=True``.
+        isolation: ``"auto"`` (Linux namespaces where the OS allows them, else process isolation),
+            ``"namespace"`` (fail if namespaces are unavailable) or ``"process"`` (rlimits, a fresh
+            session and, when running as root, an unprivileged uid; no namespaces).
+
+    Example:
+        >>> from codegym.execution import SandboxExecutor
+        >>> with SandboxExecutor(workers=1) as ex:
+        ...     result = ex.run("def add(a, b):\n    return a + b", ["assert add(1, 2) == 3"])
+        >>> result.status
+        <Outcome.PASSED: 'passed'>
+
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        limits: Limits = Limits(),
+        cache_size: int = 100_000,
+        isolation: str = "auto",
+    ) -> None:
+        if workers is not None and (not isinstance(workers, int) or workers < 1):
+            raise ValueError(f"workers must be a positive int or None, got {workers!r}")
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a codegym.execution.Limits, got {type(limits).__name__}")
+        limits.validate()
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError(f"cache_size must be an int >= 0, got {cache_size!r}")
+        if isolation not in ISOLATION_MODES:
+            raise ValueError(f"isolation must be one of {', '.join(ISOLATION_MODES)}; got {isolation!r}")
+        self.num_workers = workers or _default_workers()
+        self.limits = limits
+        self.cache_size = cache_size
+        self.isolation_mode = isolation
+        self.stats = ExecutorStats()
+        uid_base = 1_900_000 + (os.getpid() % 100_000) * 64
+        tmpfs_mb = max(64, 4 * limits.file_size_mb)
+        self._workers = [
+            _Worker(i, isolation, uid_base + i % 64 if os.geteuid() == 0 else None, tmpfs_mb)
+            for i in range(self.num_workers)
+        ]
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        for w in reversed(self._workers):
+            self._idle.put(w)
+        self._cache: OrderedDict[str, ExecutionResult] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._closed = False
+        self._finalizer = weakref.finalize(self, _kill_workers, self._workers)
+
+    # -- properties ---------------------------------------------------------------------------------------
+
+    @property
+    def isolation(self) -> str:
+        """What isolation is active, in words (starts a worker if none runs yet).
+
+        Raises:
+            RuntimeError: If no sandbox worker can be started (for example ``isolation="namespace"`` on a
+                system without user namespaces).
+
+        """
+        for w in self._workers:
+            if w.alive and w.hello:
+                return ", ".join(w.hello.get("features", []))
+        w = self._idle.get()
+        try:
+            if not w.alive:
+                w.start()
+            return ", ".join(w.hello.get("features", []))
+        except WorkerStartError as exc:
+            raise RuntimeError(str(exc)) from None
+        finally:
+            self._idle.put(w)
+
+    @property
+    def sandbox_uids(self) -> list[int]:
+        """The uids candidates run as (empty when the host is not root and no uid switch happens)."""
+        return [w.cfg["uid"] for w in self._workers if w.cfg["uid"] is not None]
+
+    def worker_pids(self) -> list[int]:
+        """Host pids of the running worker processes (the shims, in namespace mode)."""
+        return [w.proc.pid for w in self._workers if w.proc is not None and w.alive]
+
+    # -- API ------------------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        code: str,
+        tests: Sequence[str],
+        setup: str = "",
+        limits: Limits | None = None,
+        language: str = "python",
+        entry_point: str = "",
+    ) -> ExecutionResult:
+        """Run one candidate against its tests; see :class:`ExecutionRequest` for the arguments."""
+        req = ExecutionRequest(
+            code, tuple(tests) if not isinstance(tests, str) else tests, setup, limits, language, entry_point
+        )
+        req.validate()
+        return self._run_one(req)
+
+    def run_task(self, task: Task, code: str, limits: Limits | None = None) -> ExecutionResult:
+        """Run ``code`` as a solution of ``task`` against its hidden tests (after ``task.test_setup``)."""
+        req = ExecutionRequest(
+            code=code,
+            tests=task.tests,
+            setup=task.test_setup,
+            limits=limits,
+            language=task.language,
+            entry_point=task.entry_point,
+        )
+        req.validate()
+        return self._run_one(req)
+
+    def run_batch(
+        self, requests: Sequence[ExecutionRequest], progress: bool = False
+    ) -> list[ExecutionResult]:
+        """Run many candidates concurrently (at most ``workers`` at a time); results keep the order."""
+        reqs = list(requests)
+        for i, r in enumerate(reqs):
+            if not isinstance(r, ExecutionRequest):
+                raise TypeError(f"requests[{i}] must be an ExecutionRequest, got {type(r).__name__}")
+            r.validate()
+        results: list[ExecutionResult | None] = [None] * len(reqs)
+        pending: dict[str, list[int]] = {}
+        for i, r in enumerate(reqs):
+            key = self._key(r)
+            hit = self._cache_get(key)
+            if hit is not None:
+                results[i] = hit
+            else:
+                pending.setdefault(key, []).append(i)
+        jobs = list(pending.items())
+        bar = None
+        if progress and jobs:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(
+                total=len(reqs), initial=len(reqs) - sum(len(v) for v in pending.values()), desc="execute"
+            )
+        lock = threading.Lock()
+        it = iter(jobs)
+
+        def work() -> None:
+            while True:
+                with lock:
+                    job = next(it, None)
+                if job is None:
+                    return
+                key, idxs = job
+                res = self._run_one(reqs[idxs[0]], key=key)
+                results[idxs[0]] = res
+                for j in idxs[1:]:
+                    results[j] = dataclasses.replace(res, cached=True)
+                    self.stats.add(cache_hits=1)
+                if bar is not None:
+                    with lock:
+                        bar.update(len(idxs))
+
+        n_threads = min(self.num_workers, len(jobs))
+        try:
+            if n_threads <= 1:
+                work()
+            else:
+                threads = [threading.Thread(target=work, daemon=True) for _ in range(n_threads)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+        finally:
+            if bar is not None:
+                bar.close()
+        return [
+            r if r is not None else _failure(Outcome.INFRA, "not executed", len(reqs[i].tests))
+            for i, r in enumerate(results)
+        ]
+
+    def close(self) -> None:
+        """Stop every worker (idempotent). Later calls start fresh workers again."""
+        self._closed = True
+        _kill_workers(self._workers)
+
+    def __enter__(self) -> SandboxExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def clear_cache(self) -> None:
+        """Forget every cached result."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _key(self, req: ExecutionRequest) -> str:
+        limits = req.limits or self.limits
+        blob = json.dumps(
+            [req.language, req.setup, req.code, list(req.tests), req.entry_point, _limits_dict(limits)],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def _cache_get(self, key: str) -> ExecutionResult | None:
+        if not self.cache_size:
+            return None
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is None:
+                return None
+            self._cache.move_to_end(key)
+        self.stats.add(cache_hits=1)
+        return dataclasses.replace(hit, cached=True)
+
+    def _cache_put(self, key: str, result: ExecutionResult) -> None:
+        if not self.cache_size or result.status is Outcome.INFRA:
+            return
+        with self._cache_lock:
+            self._cache[key] = result
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def _run_one(self, req: ExecutionRequest, key: str | None = None) -> ExecutionResult:
+        if key is None:
+            key = self._key(req)
+            hit = self._cache_get(key)
+            if hit is not None:
+                return hit
+        limits = req.limits or self.limits
+        n = len(req.tests)
+        payload = {
+            "op": "run",
+            "language": get_language(req.language).runner,
+            "code": req.code,
+            "tests": list(req.tests),
+            "setup": req.setup,
+            "entry_point": req.entry_point,
+            "limits": _limits_dict(limits),
+        }
+        budget = limits.total_timeout_s or limits.timeout_s * (n + 2)
+        worker = self._idle.get()
+        started = time.monotonic()
+        try:
+            result = self._dispatch(worker, payload, budget + _HOST_GRACE_S, n)
+        finally:
+            self._idle.put(worker)
+        if result.status is Outcome.INFRA:
+            self.stats.add(infra_errors=1)
+        if not result.duration_s:
+            result = dataclasses.replace(result, duration_s=time.monotonic() - started)
+        self.stats.add(executions=1)
+        self._cache_put(key, result)
+        return result
+
+    def _dispatch(self, worker: _Worker, payload: dict, timeout_s: float, n: int) -> ExecutionResult:
+        if not worker.alive:
+            restart = worker.starts > 0
+            try:
+                worker.start()
+            except (WorkerStartError, OSError) as exc:
+                return _failure(Outcome.INFRA, str(exc), n)
+            if restart:
+                self.stats.add(worker_restarts=1)
+        try:
+            answer = worker.request(payload, timeout_s)
+        except WorkerDied as exc:
+            detail = worker.stderr_tail()
+            worker.kill()
+            msg = f"{exc}; the worker was replaced"
+            if detail:
+                msg += f" (worker stderr: {detail[-300:]})"
+            return _failure(Outcome.CRASHED, msg, n)
+        try:
+            return _result_from_dict(answer, n)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            return _failure(Outcome.INFRA, f"malformed answer from the sandbox worker: {exc!r}", n)
+
+
+_default_executor: SandboxExecutor | None = None
+_default_lock = threading.Lock()
+
+
+def get_default_executor() -> SandboxExecutor:
+    """Return the process-wide executor (created on first use with default settings, closed at exit)."""
+    global _default_executor
+    with _default_lock:
+        if _default_executor is None:
+            _default_executor = SandboxExecutor()
+            atexit.register(_default_executor.close)
+        return _default_executor
+
+
+__all__ = [
+    "ExecutionRequest",
+    "ExecutorStats",
+    "SandboxExecutor",
+    "get_default_executor",
+    "sandbox_environment",
+]
