@@ -428,7 +428,12 @@ class CodeGenerationEnv(gym.Env[str, str]):
         )
         t1 = time.perf_counter()
         result = self.executor.run(
-            extraction.code, list(task.tests), setup=task.test_setup, limits=self.limits
+            extraction.code,
+            list(task.tests),
+            setup=task.test_setup,
+            limits=self.limits,
+            language=task.language,
+            entry_point=task.entry_point,
         )
         t2 = time.perf_counter()
         ctx = RewardContext(

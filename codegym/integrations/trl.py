@@ -181,7 +181,14 @@ def make_trl_reward_func(
             for text, task in zip(texts, batch_tasks, strict=True)
         ]
         requests = [
-            ExecutionRequest(ext.code, list(task.tests), task.test_setup, run_limits)
+            ExecutionRequest(
+                code=ext.code,
+                tests=list(task.tests),
+                setup=task.test_setup,
+                limits=run_limits,
+                language=task.language,
+                entry_point=task.entry_point,
+            )
             for ext, task in zip(extractions, batch_tasks, strict=True)
         ]
         results = state["executor"].run_batch(requests)
