@@ -510,7 +510,10 @@ class CodeGenerationEnv(gym.Env[str, str]):
         self, prompt: str, completion_style: bool, extraction: Extraction, result: ExecutionResult, task: Task
     ) -> str:
         """Build the next observation: the prompt plus what went wrong, within the observation bound."""
-        lines = [f"Attempt {self._attempt} of {self.max_attempts} failed ({result.status.value})."]
+        lines = [
+            f"Attempt {self._attempt} of {self.max_attempts}: {result.num_passed} of {len(result.tests)} "
+            f"tests passed (status: {result.status.value})."
+        ]
         if result.status in (Outcome.SYNTAX_ERROR, Outcome.COMPILE_ERROR, Outcome.CRASHED, Outcome.INFRA):
             lines.append(f"Error: {result.message.strip()}" if result.message.strip() else "")
         failing = [v for v in result.tests if not v.passed]

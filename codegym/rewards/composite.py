@@ -74,7 +74,7 @@ class CompositeReward:
         report_all: Also compute every built-in term at weight 0, so ``info`` shows all of them.
         clip: Optional ``(low, high)`` bounds for the total.
 
-    Example:
+    Examples:
         >>> from codegym.rewards import CompositeReward
         >>> reward = CompositeReward({"all_passed": 1.0, "syntax_error": -0.2, "readability": 0.1})
         >>> sorted(reward.weights.items())[:2]
