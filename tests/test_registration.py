@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import gymnasium as gym
+import pytest
 
 import codegym  # noqa: F401  (registers the ids)
 from codegym.registration import ENVIRONMENTS, register_envs
@@ -71,3 +72,13 @@ def test_kwargs_override_the_registered_defaults(mbpp_path: Path) -> None:
     assert len(inner.tasks) == 10 and inner.split == "prompt"
     assert inner.max_attempts == 2 and inner.reward_fn.name == "binary"
     env.close()
+
+
+def test_split_argument_per_dataset(mbpp_path: Path) -> None:
+    assert len(gym.make("HumanEvalCodeGen-v0", split="test").unwrapped.tasks) == 164
+    with pytest.raises(ValueError, match="has no splits"):
+        gym.make("HumanEvalCodeGen-v0", split="train")
+    with pytest.raises(ValueError, match="valid splits"):
+        gym.make("MBPPCodeGen-v0", split="dev", path=str(mbpp_path))
+    with pytest.raises(ValueError, match="registered datasets"):
+        gym.make("MBPPCodeGen-v0", dataset="mbbp", path=str(mbpp_path))

@@ -167,7 +167,8 @@ class CodeGenerationEnv(gym.Env[str, str]):
 
     Args:
         dataset: Registered dataset name (:func:`codegym.tasks.load_tasks`), used when ``tasks`` is None.
-        split: Split passed to the loader (``None`` for datasets without splits).
+        split: Split passed to the loader. Datasets without splits (HumanEval) take ``None`` or
+            ``"test"`` (all their tasks).
         tasks: Your own tasks instead of a dataset.
         task_ids: Keep only these task ids (in this order).
         path: Local data file passed to the loader as ``path``.
@@ -290,11 +291,17 @@ class CodeGenerationEnv(gym.Env[str, str]):
             if bad:
                 raise TypeError(f"tasks must be codegym.tasks.Task objects, got {bad[0]}")
         else:
-            from codegym.tasks import load_tasks
+            from codegym.tasks import dataset_info, load_tasks
 
+            info = dataset_info(dataset)  # raises, listing the registered datasets, for an unknown name
             kwargs: dict[str, Any] = {}
-            if split is not None:
+            if info.splits and split is not None:
                 kwargs["split"] = split
+            elif split not in (None, "test"):
+                raise ValueError(
+                    f"dataset {dataset!r} has no splits (all its tasks form one test set); "
+                    f"pass split=None or 'test', not {split!r}"
+                )
             if path is not None:
                 kwargs["path"] = path
             loaded = load_tasks(dataset, **kwargs)
