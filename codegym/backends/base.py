@@ -39,9 +39,10 @@ class CodeGenerator(ABC):
 
         Returns:
             ``result[i]`` is the list of ``n`` completions (without the prompt) for ``prompts[i]``.
+
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
         """Release resources (HTTP sessions, GPU memory). Idempotent."""
 
     def __enter__(self) -> CodeGenerator:
@@ -64,3 +65,18 @@ def validate_generation_args(prompts: Sequence[str], n: int, temperature: float,
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
+    """Cut ``text`` at the earliest occurrence of any string in ``stop`` (the stop string is removed).
+
+    Empty stop strings are ignored. Every backend applies this to its completions, so a completion never
+    contains a stop string even when the model or server stopped later (or not at all).
+    """
+    cut = len(text)
+    for s in stop:
+        if s:
+            i = text.find(s)
+            if i != -1 and i < cut:
+                cut = i
+    return text[:cut]
