@@ -120,6 +120,8 @@ class CodeGenerationEnv(gym.Env[str, str]):
     (``max_attempts > 1``) the observation after a failed attempt also holds the previous program,
     the failing tests and their error messages: after the prompt for whole-program styles, or as
     ``#`` comments before it for completion styles (so the model still continues the signature).
+    Feedback characters outside the charset are replaced by ``?`` and the feedback is shortened to
+    keep the observation within ``max_observation_chars``.
 
     ## Action Space
 
