@@ -36,9 +36,7 @@ def test_passing_program(executor: SandboxExecutor) -> None:
 
 
 def test_partially_correct_program(executor: SandboxExecutor) -> None:
-    code = (
-        "def add(a, b):\n    return a * b + 2 if a > 0 else 0\n"  # right for add(-1, 1), add(0, 0)
-    )
+    code = "def add(a, b):\n    return a * b + 2 if a > 0 else 0\n"  # right for add(-1, 1), add(0, 0)
     result = executor.run(code, TESTS)
     assert result.status is Outcome.FAILED
     total, terms = score(result, code, "weighted")
