@@ -90,13 +90,22 @@ def test_validate_rejects(kwargs, match):
 
 
 def _every_variant() -> list[Program]:
-    """Programs of every family and difficulty, a few seeds each (covers the variants inside them)."""
+    """Programs of every family and level: three seeds, plus the first program of every variant."""
     programs = []
     for family in OUTPUT_FAMILIES:
         for level in family.difficulties:
-            for seed in range(4):
-                programs.append(family.draw(random.Random(1000 * seed + level), level))
+            topics: set[str] = set()
+            for seed in range(200):
+                program = family.draw(random.Random(seed), level)
+                if seed < 3 or program.topic not in topics:
+                    programs.append(program)
+                    topics.add(program.topic)
     return programs
+
+
+def test_every_variant_is_covered():
+    topics = {(p.family, p.topic) for p in _every_variant()}
+    assert len(topics) >= 40, sorted(topics)
 
 
 def test_expected_outputs_match_the_sandbox(executor):
