@@ -8,6 +8,7 @@ from codegym.tasks.procedural import (
     SynthesisConfig,
     generate_synthesis_tasks,
     load_synthesis_tasks,
+    rephrase,
     synthesis_item,
 )
 
@@ -154,3 +155,16 @@ def test_reference_solutions_pass_and_wrong_ones_fail(executor):
         assert ref.passed, (task.task_id, task.reference_solution, ref)
         assert not const.passed, (task.metadata["family"], task.tests)
         assert not none.passed, task.metadata["family"]
+
+
+def test_rephrase():
+    task = generate_synthesis_tasks(SynthesisConfig(seed=0, size=1, phrasing_groups=("A",)))[0]
+    other = rephrase(task, "E")
+    assert other.prompt == task.metadata["phrasings"]["E"] != task.prompt
+    assert other.metadata["phrasing_group"] == "E" and other.tests == task.tests
+    with pytest.raises(ValueError, match="phrasing group"):
+        rephrase(task, "Z")
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="synthesis tasks"):
+        rephrase(replace(task, metadata={}), "A")

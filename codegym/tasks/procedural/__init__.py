@@ -46,6 +46,7 @@ from codegym.tasks.procedural.synthesis import (
     SynthesisFamily,
     generate_synthesis_tasks,
     load_synthesis_tasks,
+    rephrase,
     synthesis_item,
 )
 
@@ -79,6 +80,7 @@ __all__ = [
     "output_prediction_program",
     "prediction_metrics",
     "prediction_reward",
+    "rephrase",
     "run_programs",
     "save_jsonl",
     "score_prediction",

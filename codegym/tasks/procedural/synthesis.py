@@ -945,6 +945,28 @@ def _renumber(task: Task, position: int, config: SynthesisConfig) -> Task:
     return replace(task, task_id=task_id, metadata={**task.metadata, "index": position})
 
 
+def rephrase(task: Task, group: str) -> Task:
+    """Return ``task`` described in phrasing ``group`` (same problem, tests and id; metadata updated).
+
+    Lets one evaluate the same tasks under every phrasing group, e.g. to measure how much a model's
+    pass rate depends on the wording it was trained on.
+
+    Raises:
+        ValueError: ``group`` is not a phrasing group, or ``task`` is not a synthesis task.
+
+    """
+    if group not in PHRASING_GROUPS:
+        raise ValueError(f"unknown phrasing group {group!r}; choose from {PHRASING_GROUPS}")
+    phrasings = task.metadata.get("phrasings")
+    if not isinstance(phrasings, dict) or group not in phrasings:
+        raise ValueError(
+            f"task {task.task_id!r} has no procedural phrasings; rephrase() takes synthesis tasks"
+        )
+    from dataclasses import replace
+
+    return replace(task, prompt=phrasings[group], metadata={**task.metadata, "phrasing_group": group})
+
+
 def load_synthesis_tasks(
     split: str = "train",
     size: int = 100,
