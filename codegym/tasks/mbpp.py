@@ -103,7 +103,10 @@ def load_mbpp(
     Returns:
         One :class:`Task` per problem: id ``"MBPP/<id>"``, ``prompt`` = the task text, hidden ``tests`` =
         all of ``test_list``, ``visible_tests`` = its first test, ``test_setup`` = ``test_setup_code``
-        (or the sanitized ``test_imports``), ``reference_solution`` = ``code``.
+        (or the sanitized ``test_imports``), ``reference_solution`` = ``code``. A set-up that uses the
+        candidate's definitions (MBPP/367 and 927 build trees of its ``Node`` class) cannot run before
+        the candidate, so it is put at the start of each test instead (original in
+        ``metadata["test_setup_code"]``).
 
     Raises:
         ValueError: Unknown split or variant, or a malformed row (the message names the line).
@@ -262,6 +265,13 @@ def task_from_row(
     challenge = [_normalize(t) for t in (row.get("challenge_test_list") or [])]
     entry_point = find_entry_point(test_list, code, where=where)
     tests = tuple(test_list) + (tuple(challenge) if challenge_tests else ())
+    original_setup = setup
+    if setup and _uses_candidate_names(setup):
+        # The executor runs ``test_setup`` before the candidate; this set-up needs the candidate's
+        # definitions (MBPP/367 and 927 build trees of the candidate's ``Node``), so it runs as part of
+        # every test instead, after the candidate, as in the original MBPP harness.
+        tests = tuple(f"{setup.rstrip()}\n{test}" for test in tests)
+        setup = ""
     return Task(
         task_id=f"MBPP/{task_id}",
         prompt=text.strip(),
@@ -278,6 +288,7 @@ def task_from_row(
             "variant": variant,
             "challenge_tests": tuple(challenge),
             "origin": origin,
+            "test_setup_code": original_setup,
         },
     )
 
@@ -287,6 +298,26 @@ def _parse(source: str) -> ast.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
         return ast.parse(source)
+
+
+def _uses_candidate_names(setup: str) -> bool:
+    """True if set-up code reads a name it neither binds nor gets from the builtins."""
+    try:
+        tree = _parse(setup)
+    except SyntaxError:
+        return False
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return any(name not in bound and not hasattr(builtins, name) for name in loaded)
 
 
 def _called_names(source: str) -> list[str]:

@@ -62,13 +62,15 @@ def test_every_task_is_well_formed(mbpp_tasks: list[Task]) -> None:
     ids = [t.task_id for t in mbpp_tasks]
     assert ids == [f"MBPP/{i}" for i in range(1, 975)]
     for t in mbpp_tasks:
-        assert len(t.tests) == 3 and t.visible_tests == t.tests[:1]
+        assert len(t.tests) == 3 and len(t.visible_tests) == 1 and t.tests[0].endswith(t.visible_tests[0])
         assert (
             f"def {t.entry_point}" in t.reference_solution or f"class {t.entry_point}" in t.reference_solution
         )
         assert re.search(rf"\b{t.entry_point}\s*\(", t.tests[0])
-    with_setup = {t.task_id for t in mbpp_tasks if t.test_setup}
+    # The only two set-ups use the candidate's Node class: they run inside each test, after the candidate.
+    with_setup = {t.task_id for t in mbpp_tasks if t.metadata["test_setup_code"]}
     assert with_setup == {"MBPP/367", "MBPP/927"}
+    assert not any(t.test_setup for t in mbpp_tasks)
 
 
 def test_challenge_tests_flag(mbpp_path: Path) -> None:
@@ -218,5 +220,6 @@ def test_registry_loads_mbpp(mbpp_path: Path) -> None:
     with pytest.raises(ValueError, match="valid splits"):
         load_tasks("mbpp", split="dev", path=mbpp_path)
     task = get_task("MBPP/367", path=mbpp_path)
-    assert "Node(" in task.test_setup and task.entry_point == "is_tree_balanced"
+    assert task.entry_point == "is_tree_balanced" and task.test_setup == ""
+    assert all(t.startswith("root = Node(1)") and "\nassert is_tree_balanced(root" in t for t in task.tests)
     assert task_from_row({"task_id": 5, "text": "t", "test_list": ["assert h(1)"]}).entry_point == "h"
