@@ -19,11 +19,13 @@ class Task:
         tests: Hidden tests used for reward and evaluation. Each entry is Python source run after the
             candidate, in the candidate's namespace (for example ``"assert f(1) == 2"``).
         visible_tests: Tests that may be shown in prompts. Never used alone for grading.
-        test_setup: Code run before the tests (imports, helpers), in the same namespace.
+        test_setup: Trusted code run before the candidate and its tests (imports, helpers, constants),
+            in the same namespace. It cannot use the candidate's definitions.
         reference_solution: A known-correct program (may be empty for generated tasks).
         language: Programming language of the solution (``"python"``, ``"javascript"``, ...).
         source: Dataset name (``"mbpp"``, ``"humaneval"``, ``"procedural/..."``).
         metadata: Dataset-specific extras (split, difficulty, phrasing group, ...).
+
     """
 
     task_id: str

@@ -301,7 +301,7 @@ def _parse(source: str) -> ast.Module:
 
 
 def _uses_candidate_names(setup: str) -> bool:
-    """True if set-up code reads a name it neither binds nor gets from the builtins."""
+    """Tell whether set-up code reads a name it neither binds nor gets from the builtins."""
     try:
         tree = _parse(setup)
     except SyntaxError:
