@@ -70,6 +70,14 @@ def run(args: argparse.Namespace) -> int:
     if not samples:
         raise ValueError(f"{args.samples} holds no samples")
     tasks = load_tasks(args.dataset, **loader_kwargs(args.dataset, args.split, args.mbpp_path))
+    known = {t.task_id for t in tasks}
+    unknown = sorted({s["task_id"] for s in samples} - known)
+    if unknown:
+        where = f"dataset {args.dataset!r}" + (f" split {args.split!r}" if args.split else "")
+        raise ValueError(
+            f"{len(unknown)} task ids of the samples are not in {where} (e.g. {', '.join(unknown[:3])}); "
+            "pick the --dataset/--split the samples were generated for"
+        )
     if args.split is None:
         wanted = {s["task_id"] for s in samples}
         tasks = [t for t in tasks if t.task_id in wanted]

@@ -34,3 +34,39 @@ def test_user_errors_are_one_line(mbpp_path: Path, capsys: pytest.CaptureFixture
     assert "valid styles are" in capsys.readouterr().err
     assert main(["tasks", "list", "nosuch"]) == 1
     assert "registered datasets are" in capsys.readouterr().err
+
+
+def test_eval_command(tmp_path: Path, mbpp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from codegym.eval import read_jsonl, write_samples
+    from codegym.tasks import get_task
+
+    task = get_task("MBPP/12", path=mbpp_path)
+    samples = tmp_path / "samples.jsonl"
+    write_samples(
+        samples,
+        [
+            {"task_id": "MBPP/12", "completion": task.reference_solution},
+            {"task_id": "MBPP/12", "completion": "def sort_matrix(m):\n    return m\n"},
+        ],
+    )
+    args = [
+        "eval",
+        str(samples),
+        "--dataset",
+        "mbpp",
+        "--mbpp-path",
+        str(mbpp_path),
+        "--k",
+        "1,2",
+        "--workers",
+        "1",
+    ]
+    assert main([*args, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "pass@1: 0.5000" in out and "pass@2: 1.0000" in out
+    records = list(read_jsonl(tmp_path / "samples.jsonl_results.jsonl"))
+    assert [r["passed"] for r in records] == [True, False]
+    # Samples from another dataset: one clear error line.
+    assert main(["eval", str(samples), "--dataset", "humaneval", "--no-progress"]) == 1
+    assert "not in dataset 'humaneval'" in capsys.readouterr().err
+    assert main([*args, "--k", "0"]) == 1

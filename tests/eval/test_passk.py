@@ -67,3 +67,12 @@ def test_bad_arguments_are_named() -> None:
         pass_at_k(3, 4, 1)
     with pytest.raises(ValueError, match="one per task"):
         estimate_pass_at_k([3, 3], [1], 1)
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import codegym.eval.passk
+
+    result = doctest.testmod(codegym.eval.passk)
+    assert result.attempted > 0 and result.failed == 0

@@ -132,3 +132,12 @@ def test_generic_task_without_reference() -> None:
         "demo/2", "Add.", "add", ("assert add(1, 2) == 3",), metadata={"signature": "def add(a, b):"}
     )
     assert format_prompt(with_sig, "humaneval").startswith("def add(a, b):\n")
+
+
+@pytest.mark.parametrize("module", ["codegym.tasks.prompts", "codegym.tasks.registry"])
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
