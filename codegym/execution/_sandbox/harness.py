@@ -18,10 +18,12 @@ import numbers
 import posix
 import struct
 import sys
+import time
 import types
 
 # Frame layout shared with zygote.py: nonce, kind (1 byte), index (signed 32 bit), payload length.
 HEADER = struct.Struct("<cih")
+TIME = struct.Struct("<d")  # BEGIN: time.monotonic() at the start; END: duration of the phase
 NONCE_BYTES = 16
 MAX_PAYLOAD = 3000  # frames stay below PIPE_BUF (4096) so every write is atomic
 
@@ -301,6 +303,28 @@ def _short(text: str, limit: int = 400) -> str:
     return text if _len(text) <= limit else text[: limit - 3] + "..."
 
 
+_PREPARED: dict = {}
+
+
+def prepare(helper_names: tuple[str, str, str]) -> None:
+    """Build, in the worker before it forks, everything the harness needs that does not change.
+
+    Done once instead of in every child: whatever a child allocates or touches costs it copy-on-write
+    page faults, the largest part of its start-up time.
+    """
+    bsnap = _tuple(builtins.__dict__.items())
+    _PREPARED.update(
+        helper_names=_tuple(helper_names),
+        bsnap=bsnap,
+        bdict_snap=_dict(bsnap),
+        guarded_code=_tuple(
+            (f, f.__code__)
+            for f in (strict_compare, sanitize_return, normalize, _eq, _python_operators, _to_builtin)
+        ),
+        poisoned_refuse=Poisoned._refuse,
+    )
+
+
 def run_candidate(
     *,
     nonce: bytes,
@@ -308,9 +332,9 @@ def run_candidate(
     setup_code,
     code: str,
     tests: list,
-    helper_names: tuple[str, str, str],
     preloaded: dict,
     test_reads: frozenset,
+    builtins_used: tuple = (),
 ) -> None:
     """Run set-up, candidate and tests in one namespace; report on ``fd``; never returns."""
     write = posix.write
@@ -329,23 +353,40 @@ def run_candidate(
     stdout, stderr = sys.stdout, sys.stderr
     sys_modules = sys.modules
     bdict = builtins.__dict__
-    bsnap = _tuple(bdict.items())
-    bproxy = types.MappingProxyType(_dict(bsnap))
-    cmp_name, ret_name, bi_name = helper_names
-    guarded_code = [
-        (f, f.__code__)
-        for f in (strict_compare, sanitize_return, normalize, _eq, _python_operators, _to_builtin)
-    ]
-    poisoned_refuse = Poisoned._refuse
+    prepared = _PREPARED
+    bsnap = prepared["bsnap"]
+    bdict_snap = prepared["bdict_snap"]
+    cmp_name, ret_name, bi_prefix = prepared["helper_names"]
+    redirected = _tuple((bi_prefix + name, bdict_snap[name]) for name in builtins_used if name in bdict_snap)
+    guarded_code = prepared["guarded_code"]
+    poisoned_refuse = prepared["poisoned_refuse"]
+
+    clock = time.monotonic
+    pack_time = TIME.pack
+    began = [0.0]
 
     def send(kind: bytes, index: int, result: bytes = b"", exc: str = "", msg: str = "") -> None:
         if getpid() != mypid:  # a forked copy of the harness must not speak for the candidate
             _exit(0)
-        payload = b""
-        if kind == K_END:
-            payload = result + (_short(exc, 200) + "\0" + _short(msg)).encode("utf-8", "replace")
-            payload = payload[:MAX_PAYLOAD]
+        now = clock()
+        if kind == K_BEGIN:
+            began[0] = now
+            payload = pack_time(now)
+        elif kind == K_END:
+            text = (_short(exc, 200) + "\0" + _short(msg)).encode("utf-8", "replace")
+            payload = (result + pack_time(now - began[0]) + text)[:MAX_PAYLOAD]
+        else:
+            payload = b""
         write(fd, nonce + pack(kind, index, _len(payload)) + payload)
+
+    def finish() -> None:
+        for stream in (stdout, stderr):
+            try:
+                stream.flush()
+            except BaseException_:  # noqa: BLE001
+                pass
+        send(K_DONE, 0)
+        _exit(0)
 
     def classify(e) -> tuple[bytes, str, str]:
         te = _type(e)
@@ -374,8 +415,9 @@ def run_candidate(
                 return f"builtins.{k} was replaced"
         if ns.get(cmp_name) is not strict_compare or ns.get(ret_name) is not sanitize_return:
             return "the test helpers were replaced"
-        if ns.get(bi_name) is not bproxy:
-            return "the test helpers were replaced"
+        for name, obj in redirected:
+            if ns.get(name) is not obj:
+                return "the test helpers were replaced"
         for f, c in guarded_code:
             if f.__code__ is not c:
                 return "the test helpers were modified"
@@ -405,8 +447,7 @@ def run_candidate(
     except BaseException_ as e:  # noqa: BLE001
         _kind, name, text = classify(e)
         send(K_END, PHASE_SETUP, R_INFRA, name, "set-up code failed: " + text)
-        send(K_DONE, 0)
-        _exit(0)
+        finish()
     send(K_END, PHASE_SETUP, R_PASS)
     # Names the tests read that the set-up bound, and the modules they use, must still be the same
     # objects (with the same attributes) when the tests run.
@@ -430,27 +471,25 @@ def run_candidate(
         compiled = compile_(code, "<candidate>", "exec", dont_inherit=True)
     except SyntaxError_ as e:
         send(K_END, PHASE_CODE, R_SYNTAX, _type(e).__name__, f"line {e.lineno}: {e.msg}")
-        send(K_DONE, 0)
-        _exit(0)
+        finish()
     except BaseException_ as e:  # noqa: BLE001  (ValueError for NUL bytes, MemoryError, RecursionError)
         kind, name, text = classify(e)
         send(K_END, PHASE_CODE, R_SYNTAX if kind == R_ERROR else kind, name, text)
-        send(K_DONE, 0)
-        _exit(0)
+        finish()
     try:
         exec_(compiled, ns)
     except BaseException_ as e:  # noqa: BLE001
         kind, name, text = classify(e)
         send(K_END, PHASE_CODE, kind, name, text)
-        send(K_DONE, 0)
-        _exit(0)
+        finish()
     del compiled
     send(K_END, PHASE_CODE, R_PASS)
 
     # Phase 3: the tests, in the candidate's namespace, with the helpers installed.
     ns[cmp_name] = strict_compare
     ns[ret_name] = sanitize_return
-    ns[bi_name] = bproxy
+    for name, obj in redirected:
+        ns[name] = obj
     for i, test in enumerate(tests):
         send(K_BEGIN, i)
         if test is None or _type(test) is _str:
@@ -471,10 +510,4 @@ def run_candidate(
             send(K_END, i, R_ERROR, "Tampering", "candidate modified the test environment: " + problem)
             break
         send(K_END, i, kind, name, text)
-    for stream in (stdout, stderr):
-        try:
-            stream.flush()
-        except BaseException_:  # noqa: BLE001
-            pass
-    send(K_DONE, 0)
-    _exit(0)
+    finish()

@@ -36,64 +36,115 @@ def bound_names(tree: ast.AST) -> set[str]:
     """Every name a module binds anywhere (assignments, defs, imports, parameters, loop targets...)."""
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.alias):
-            names.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            names.update(node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
-            names.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            names.add(node.rest)
+        _collect_binding(node, names)
     return names
 
 
-def loaded_names(tree: ast.AST) -> set[str]:
-    """Every name a module reads."""
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+def _collect_binding(node: ast.AST, names: set[str]) -> None:
+    t = type(node)
+    if t is ast.Name:
+        if type(node.ctx) is not ast.Load:
+            names.add(node.id)
+    elif t in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+        names.add(node.name)
+    elif t is ast.arg:
+        names.add(node.arg)
+    elif t is ast.alias:
+        names.add((node.asname or node.name).split(".")[0])
+    elif t in (ast.Global, ast.Nonlocal):
+        names.update(node.names)
+    elif t in (ast.ExceptHandler, ast.MatchAs, ast.MatchStar) and node.name:
+        names.add(node.name)
+    elif t is ast.MatchMapping and node.rest:
+        names.add(node.rest)
 
 
-class _Rewriter(ast.NodeTransformer):
-    def __init__(self, cmp_name: str, ret_name: str, builtins_name: str, call_names, builtin_loads) -> None:
+_BINDERS = frozenset(
+    {
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+        ast.arg,
+        ast.alias,
+        ast.Global,
+        ast.Nonlocal,
+        ast.ExceptHandler,
+        ast.MatchAs,
+        ast.MatchStar,
+        ast.MatchMapping,
+    }
+)
+_LEAVES = frozenset(
+    {ast.Constant, ast.Load, ast.Store, ast.Del, type(None), str, int}
+    | {
+        cls
+        for cls in vars(ast).values()
+        if isinstance(cls, type) and issubclass(cls, (ast.operator, ast.cmpop, ast.unaryop, ast.boolop))
+    }
+)
+_AST = ast.AST
+
+
+def _located(new: ast.AST, old: ast.AST) -> ast.AST:
+    new.lineno = old.lineno
+    new.col_offset = old.col_offset
+    new.end_lineno = old.end_lineno
+    new.end_col_offset = old.end_col_offset
+    return new
+
+
+class _Pass:
+    """One recursive pass: rewrites comparisons and candidate calls, collects names."""
+
+    def __init__(self, cmp_name: str, ret_name: str, call_names: frozenset) -> None:
         self.cmp_name = cmp_name
         self.ret_name = ret_name
-        self.builtins_name = builtins_name
-        self.call_names = frozenset(call_names)
-        self.builtin_loads = frozenset(builtin_loads)
+        self.call_names = call_names
+        self.bound: set[str] = set()
+        self.reads: set[str] = set()
+        self.builtin_loads: list[ast.Name] = []
 
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        self.generic_visit(node)
-        if len(node.ops) == 1 and type(node.ops[0]) in _OPS:
-            call = ast.Call(
-                func=ast.Name(id=self.cmp_name, ctx=ast.Load()),
-                args=[ast.Constant(value=_OPS[type(node.ops[0])]), node.left, node.comparators[0]],
-                keywords=[],
-            )
-            return ast.copy_location(call, node)
-        return node
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id in self.call_names:
-            wrapped = ast.Call(func=ast.Name(id=self.ret_name, ctx=ast.Load()), args=[node], keywords=[])
-            return ast.copy_location(wrapped, node)
-        return node
-
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        if isinstance(node.ctx, ast.Load) and node.id in self.builtin_loads:
-            sub = ast.Subscript(
-                value=ast.Name(id=self.builtins_name, ctx=ast.Load()),
-                slice=ast.Constant(value=node.id),
-                ctx=ast.Load(),
-            )
-            return ast.copy_location(sub, node)
+    def visit(self, node: ast.AST) -> ast.AST:
+        t = type(node)
+        if t is ast.Name:
+            if type(node.ctx) is ast.Load:
+                self.reads.add(node.id)
+                if node.id in BUILTIN_NAMES:
+                    self.builtin_loads.append(node)
+            else:
+                self.bound.add(node.id)
+            return node
+        if t in _LEAVES:
+            return node
+        visit = self.visit
+        leaves = _LEAVES
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                for i, item in enumerate(value):
+                    if type(item) in leaves or not isinstance(item, _AST):
+                        continue
+                    new = visit(item)
+                    if new is not item:
+                        value[i] = new
+            elif type(value) not in leaves and isinstance(value, _AST):
+                new = visit(value)
+                if new is not value:
+                    setattr(node, field, new)
+        if t is ast.Compare:
+            if len(node.ops) == 1 and type(node.ops[0]) in _OPS:
+                func = _located(ast.Name(id=self.cmp_name, ctx=ast.Load()), node)
+                op = _located(ast.Constant(value=_OPS[type(node.ops[0])]), node)
+                return _located(
+                    ast.Call(func=func, args=[op, node.left, node.comparators[0]], keywords=[]), node
+                )
+        elif t is ast.Call:
+            f = node.func
+            if type(f) is ast.Name and f.id in self.call_names:
+                func = _located(ast.Name(id=self.ret_name, ctx=ast.Load()), node)
+                return _located(ast.Call(func=func, args=[node], keywords=[]), node)
+        elif t in _BINDERS:
+            _collect_binding(node, self.bound)
         return node
 
 
@@ -102,19 +153,23 @@ def rewrite_test(
     *,
     cmp_name: str,
     ret_name: str,
-    builtins_name: str,
+    builtins_prefix: str,
     entry_point: str = "",
     extra_bound: Iterable[str] = (),
-) -> tuple[ast.Module, set[str]]:
-    """Parse and rewrite one test; return the new tree and the names the test reads.
+) -> tuple[ast.Module, set[str], set[str]]:
+    """Parse and rewrite one test.
 
     Args:
         source: The test's source code.
         cmp_name: Global name under which the strict comparator is installed.
         ret_name: Global name of the return-value sanitizer.
-        builtins_name: Global name of the read-only builtins snapshot.
+        builtins_prefix: Loads of a builtin ``name`` that the test does not bind become loads of the
+            global ``builtins_prefix + name``, which the harness binds to the original builtin.
         entry_point: The candidate's function name; its calls are sanitized (``candidate`` always is).
         extra_bound: Names bound elsewhere by trusted code (the set-up), which are not redirected.
+
+    Returns:
+        The rewritten tree, the names it reads (before redirection), and the builtin names it redirects.
 
     Raises:
         SyntaxError: If the test does not parse.
@@ -124,9 +179,12 @@ def rewrite_test(
     call_names = {"candidate"}
     if entry_point:
         call_names.add(entry_point)
-    bound = bound_names(tree) | set(extra_bound) | call_names
-    reads = loaded_names(tree)
-    builtin_loads = (reads & BUILTIN_NAMES) - bound
-    new = _Rewriter(cmp_name, ret_name, builtins_name, call_names, builtin_loads).visit(tree)
-    ast.fix_missing_locations(new)
-    return new, reads
+    p = _Pass(cmp_name, ret_name, frozenset(call_names))
+    p.visit(tree)
+    keep = p.bound | set(extra_bound) | call_names
+    redirected: set[str] = set()
+    for node in p.builtin_loads:
+        if node.id not in keep:
+            redirected.add(node.id)
+            node.id = builtins_prefix + node.id
+    return tree, p.reads, redirected

@@ -1,25 +1,23 @@
-"""The sandbox worker ("zygote"): isolates itself once, pre-imports, then forks one child per candidate.
+"""The sandbox worker ("zygote"): forks one fresh, limited child per candidate and supervises it.
 
-Started by :class:`codegym.execution.SandboxExecutor` as ``python -I -B zygote.py CONFIG_JSON`` with
-a scrubbed environment. It talks to the host over its inherited stdin/stdout with length-prefixed JSON
-frames. Start-up:
+Started by :class:`codegym.execution.SandboxExecutor` as ``python -I -B zygote.py CONFIG_JSON`` with a
+scrubbed environment; it talks to the host over its inherited stdin/stdout with length-prefixed frames
+(``marshal`` from the host, JSON to the host).
 
-1. Where the OS allows, ``unshare`` new PID, network, mount, IPC and UTS namespaces (with a user
-   namespace when not root) and fork: the worker becomes PID 1 of its own PID namespace. The process the
-   host started stays behind as a small "shim" that waits for it; killing the shim kills the worker
-   (``PR_SET_PDEATHSIG``) and with it every process in the namespace.
-2. In the private mount namespace: remount every inherited mount read-only, mount a fresh ``/proc`` and
-   private, size-capped tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm``.
-3. Pre-import the modules candidates commonly use, then ``gc.freeze()`` so forks stay cheap.
+Stage 1 (``isolate.py``) puts the process into its own namespaces (it becomes PID 1 of a new PID
+namespace, with no network and a read-only view of the filesystem) and then ``exec``s this file again
+with ``--stage2``: a fresh interpreter without ``ctypes``, which pre-imports the modules candidates
+commonly use and calls ``gc.freeze()``, so that each fork copies as little as possible.
 
-Per candidate it forks a child that drops privileges, sets resource limits and runs ``harness.py``; the
-worker enforces every deadline from outside, collects the authenticated verdict frames, kills and reaps
-everything the candidate left running, and wipes the temporary directories.
+Per candidate it forks a child that starts a new session, drops to the sandbox uid, sets resource limits
+and runs ``harness.py``. The worker enforces every deadline from outside the child, collects the
+authenticated verdict frames, kills and reaps everything the candidate left running (``kill(-1)`` from
+PID 1 reaches exactly the namespace), and wipes the temporary directories.
 """
 
 from __future__ import annotations
 
-import ctypes
+import fcntl
 import json
 import os
 import signal
@@ -28,33 +26,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME = 1024, 2048, 1 << 21, 1 << 24
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
-PR_SET_SECUREBITS, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 28, 36, 38
-
 _LEN = struct.Struct(">I")
-_libc = None
-
-
-def libc():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
-
-
-def prctl(option: int, arg: int) -> bool:
-    return libc().prctl(option, ctypes.c_ulong(arg), 0, 0, 0) == 0
-
 
 # --------------------------------------------------------------------------------------------------
 # Talking to the host.
@@ -72,8 +44,10 @@ def read_exact(fd: int, n: int) -> bytes:
 
 
 def recv(fd: int):
+    import marshal
+
     (n,) = _LEN.unpack(read_exact(fd, 4))
-    return json.loads(read_exact(fd, n))
+    return marshal.loads(read_exact(fd, n))
 
 
 def send(fd: int, obj) -> None:
@@ -85,282 +59,28 @@ def send(fd: int, obj) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Isolation set-up.
-
-
-def write_file(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-
-
-def try_unshare(use_user: bool) -> bool:
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-    uid, gid = os.getuid(), os.getgid()
-    if use_user:
-        flags |= CLONE_NEWUSER
-    if libc().unshare(flags) != 0:
-        return False
-    if use_user:
-        try:
-            write_file("/proc/self/setgroups", "deny")
-        except OSError:
-            pass
-        write_file("/proc/self/uid_map", f"0 {uid} 1")
-        write_file("/proc/self/gid_map", f"0 {gid} 1")
-    return True
-
-
-def become_pid1(keep_fds: tuple[int, ...]) -> None:
-    """Fork after unshare(CLONE_NEWPID): the child is PID 1; this process waits as a shim and exits."""
-    pid = os.fork()
-    if pid == 0:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        return
-    # Shim: keep nothing the host could be waiting on, wait for the worker, exit with its status.
-    for fd in keep_fds:
-        os.close(fd)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            os._exit(1)
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else 1)
-
-
-def _unescape(path: str) -> str:
-    return path.encode().decode("unicode_escape").encode("latin-1").decode("utf-8", "replace")
-
-
-def remount_readonly(skip: set[str]) -> int:
-    """Remount every mount read-only (in our private mount namespace); return how many failed."""
-    failures = 0
-    with open("/proc/self/mountinfo") as f:
-        lines = f.read().splitlines()
-    for line in lines:
-        parts = line.split(" ")
-        if len(parts) < 6:
-            continue
-        mountpoint, opts = _unescape(parts[4]), parts[5].split(",")
-        if mountpoint in skip or "ro" in opts:
-            continue
-        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
-        for name, bit in (
-            ("nosuid", MS_NOSUID),
-            ("nodev", MS_NODEV),
-            ("noexec", MS_NOEXEC),
-            ("noatime", MS_NOATIME),
-            ("nodiratime", MS_NODIRATIME),
-            ("relatime", MS_RELATIME),
-        ):
-            if name in opts:
-                flags |= bit
-        if libc().mount(None, mountpoint.encode(), None, ctypes.c_ulong(flags), None) != 0:
-            failures += 1
-    return failures
-
-
-def needed_paths() -> list[str]:
-    """Directories the candidate's interpreter must be able to read (stdlib, site-packages)."""
-    paths = {sys.base_prefix, sys.prefix, sys.exec_prefix}
-    paths.update(p for p in sys.path if p)
-    out = []
-    for p in paths:
-        real = os.path.realpath(p)
-        if os.path.isdir(real):
-            out.append(real)
-    return sorted(set(out))
-
-
-def hidden_ancestors(paths: list[str]) -> dict[str, list[str]]:
-    """Map each top-most directory that other users cannot traverse to the needed paths below it."""
-    blocked: dict[str, list[str]] = {}
-    for p in paths:
-        cur = ""
-        for comp in p.strip("/").split("/"):
-            cur = f"{cur}/{comp}"
-            try:
-                mode = os.stat(cur).st_mode
-            except OSError:
-                break
-            if not mode & 0o001:
-                if cur != p:
-                    blocked.setdefault(cur, []).append(p)
-                break
-    for anc, below in blocked.items():
-        # Keep only the outermost needed paths.
-        below.sort()
-        keep: list[str] = []
-        for p in below:
-            if not any(p == k or p.startswith(k + "/") for k in keep):
-                keep.append(p)
-        blocked[anc] = keep
-    return blocked
-
-
-def expose(blocked: dict[str, list[str]], stage_root: str) -> int:
-    """Cover each blocked directory with an empty tmpfs that shows only the needed paths.
-
-    For example ``/root`` (mode 700) holding the Python installation ``/root/.pyenv/...``: the
-    candidate's uid could not import the standard library. In our private mount namespace ``/root``
-    becomes an empty, read-only tmpfs in which only ``/root/.pyenv/versions/X`` is bind-mounted back;
-    the rest of ``/root`` stays invisible. Returns how many paths could not be exposed.
-    """
-    lc = libc()
-    failures = 0
-    for i, (anc, paths) in enumerate(sorted(blocked.items())):
-        stages = []
-        for j, p in enumerate(paths):
-            stage = os.path.join(stage_root, f"{i}-{j}")
-            os.makedirs(stage, exist_ok=True)
-            if lc.mount(p.encode(), stage.encode(), None, ctypes.c_ulong(MS_BIND | MS_REC), None) == 0:
-                stages.append((p, stage))
-            else:
-                failures += 1
-        flags = ctypes.c_ulong(MS_NOSUID | MS_NODEV)
-        if lc.mount(b"tmpfs", anc.encode(), b"tmpfs", flags, b"size=1m,mode=755") != 0:
-            failures += len(paths)
-            continue
-        for p, stage in stages:
-            os.makedirs(p, mode=0o755, exist_ok=True)
-            if lc.mount(stage.encode(), p.encode(), None, ctypes.c_ulong(MS_BIND | MS_REC), None) != 0:
-                failures += 1
-            lc.umount2(stage.encode(), 2)  # MNT_DETACH
-    import shutil
-
-    shutil.rmtree(stage_root, ignore_errors=True)
-    return failures
-
-
-def mount_private_dirs(tmpfs_mb: int, drop_uid: bool) -> list[str]:
-    """Private /proc and tmpfs temp dirs, read-only everything else; returns what was set up."""
-    done = []
-    lc = libc()
-    lc.mount(None, b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None)
-    tmpdirs = []
-    for path in ("/tmp", "/var/tmp", "/dev/shm"):
-        if not os.path.isdir(path):
-            continue
-        opts = f"size={tmpfs_mb}m,mode=1777".encode()
-        flags = ctypes.c_ulong(MS_NOSUID | MS_NODEV)
-        if lc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, opts) == 0:
-            tmpdirs.append(path)
-            done.append(f"private {path}")
-    if drop_uid and "/tmp" in tmpdirs:
-        blocked = hidden_ancestors(needed_paths())
-        if blocked:
-            failures = expose(blocked, "/tmp/.codegym-stage")
-            done.append(
-                "hidden: " + ", ".join(sorted(blocked)) + (f" ({failures} failures)" if failures else "")
-            )
-    failures = remount_readonly(skip=set(tmpdirs))
-    done.insert(
-        0, "read-only filesystem" if failures == 0 else f"read-only filesystem ({failures} mounts not)"
-    )
-    if lc.mount(b"proc", b"/proc", b"proc", ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC), None) == 0:
-        done.append("private /proc")
-    return done
-
-
-class CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class CapData(ctypes.Structure):
-    _fields_ = [
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    ]
-
-
-def drop_capabilities() -> bool:
-    """Drop every capability (used when the child stays uid 0 inside a user namespace)."""
-    for cap in range(64):
-        prctl(PR_CAPBSET_DROP, cap)
-    prctl(PR_SET_SECUREBITS, 0x3 | 0x4 | 0x8 | 0x10 | 0x20)  # NOROOT, NO_SETUID_FIXUP, KEEP_CAPS off; locked
-    header = CapHeader(0x20080522, 0)
-    data = (CapData * 2)()
-    return libc().capset(ctypes.byref(header), data) == 0
-
-
-# --------------------------------------------------------------------------------------------------
 # The worker.
 
 
 class Worker:
-    def __init__(self, cfg: dict, host_in: int, host_out: int) -> None:
+    def __init__(self, cfg: dict, info: dict, host_in: int, host_out: int) -> None:
         self.cfg = cfg
         self.host_in = host_in
         self.host_out = host_out
         self.devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(self.devnull, 0)
         os.dup2(self.devnull, 1)
-        self.features: list[str] = []
-        self.pid_ns = False
-        self.user_ns = False
-        self.mount_ns = False
-        self.run_uid: int | None = None
-        self.setup_isolation()
+        self.features: list[str] = list(info["features"])
+        self.pid_ns = bool(info["pid_ns"])
+        self.user_ns = bool(info["user_ns"])
+        self.mount_ns = bool(info["mount_ns"])
+        self.run_uid: int | None = info["run_uid"]
+        self.helper_names = tuple(cfg["helper_names"])
+        self.cpu_limit_hint = float("inf")
         self.setup_workdir()
         self.preload()
-        self.test_cache: dict = {}
-        self.setup_cache: dict = {}
 
     # -- start-up ---------------------------------------------------------------------------------------
-
-    def setup_isolation(self) -> None:
-        mode = self.cfg.get("isolation", "auto")
-        is_root = os.geteuid() == 0
-        if mode in ("auto", "namespace"):
-            ok = False
-            if is_root:
-                ok = try_unshare(use_user=False)
-            if not ok:
-                try:
-                    ok = try_unshare(use_user=True)
-                    self.user_ns = ok
-                except OSError:
-                    ok = False
-            if ok:
-                become_pid1(keep_fds=(self.host_in, self.host_out))
-                self.pid_ns = self.mount_ns = True
-                kind = "user+pid+net+mount+ipc namespaces" if self.user_ns else "pid+net+mount+ipc namespaces"
-                self.features.append(kind)
-                self.features.append("no network")
-                drop_uid = is_root and not self.user_ns and self.cfg.get("uid") is not None
-                try:
-                    self.features += mount_private_dirs(int(self.cfg.get("tmpfs_mb", 256)), drop_uid)
-                except OSError as exc:
-                    self.features.append(f"mount set-up failed: {exc}")
-            elif mode == "namespace":
-                raise RuntimeError(
-                    "Linux namespaces are not available (unshare failed); use isolation='process'"
-                )
-        if not self.pid_ns:
-            self.features.append("process isolation (no namespaces)")
-            prctl(PR_SET_CHILD_SUBREAPER, 1)
-        if is_root and not self.user_ns and self.cfg.get("uid") is not None:
-            blocked = hidden_ancestors(needed_paths()) if not self.mount_ns else {}
-            if blocked:
-                # Without a mount namespace we cannot expose the interpreter to another uid.
-                self.features.append(
-                    f"same uid as host (the interpreter under {', '.join(blocked)} is not readable by other users)"
-                )
-            else:
-                self.run_uid = int(self.cfg["uid"])
-                self.features.append(f"unprivileged uid {self.run_uid}")
-        elif self.user_ns:
-            self.features.append("capabilities dropped")
-        else:
-            self.features.append(f"same uid as host ({os.getuid()})")
-        prctl(PR_SET_DUMPABLE, 0)
-        self.features.append("rlimits (address space, cpu, file size, processes)")
 
     def setup_workdir(self) -> None:
         if self.mount_ns:
@@ -375,12 +95,13 @@ class Worker:
         self.base = base
         self.workdir = os.path.join(base, "work")
         self.make_workdir()
-        env = {k: v for k, v in os.environ.items()}
-        env.update(
+        # Captured stdout/stderr live where the candidate cannot open them by name.
+        self.capture_dir = os.path.join(base, ".codegym-capture")
+        os.mkdir(self.capture_dir, 0o700)
+        self.keep = {self.workdir, self.capture_dir}
+        os.environ.update(
             HOME=self.workdir, TMPDIR=self.workdir, TMP=self.workdir, TEMP=self.workdir, PWD=self.workdir
         )
-        os.environ.clear()
-        os.environ.update(env)
 
     def make_workdir(self) -> None:
         os.mkdir(self.workdir, 0o700)
@@ -388,10 +109,20 @@ class Worker:
             os.chown(self.workdir, self.run_uid, self.run_uid)
 
     def preload(self) -> None:
+        import gc
+        import marshal  # noqa: F401
+        import resource
+        import select  # noqa: F401
+        import types  # noqa: F401
+
+        if self.cfg.get("sys_path"):
+            # Started with -S (no site, no .pth processing): the host says where packages live.
+            for p in self.cfg["sys_path"]:
+                if p not in sys.path:
+                    sys.path.append(p)
         sys.path.insert(0, HERE)
-        global harness, rewrite
-        import harness  # noqa: F401
-        import rewrite  # noqa: F401
+        global harness
+        import harness
 
         sys.path.remove(HERE)
         self.preloaded = {}
@@ -404,12 +135,16 @@ class Worker:
             mod = sys.modules.get(top)
             if mod is not None:
                 self.preloaded[top] = mod
-        # Per-worker random names for the helpers rewritten tests call.
-        tag = os.urandom(6).hex()
-        self.helper_names = (f"__codegym_cmp_{tag}", f"__codegym_ret_{tag}", f"__codegym_builtins_{tag}")
         self.snapshots = {name: (mod, tuple(mod.__dict__.items())) for name, mod in self.preloaded.items()}
-        import gc
+        if "_sitebuiltins" not in sys.modules:  # started with -S: give candidates exit() and quit()
+            import _sitebuiltins
+            import builtins
 
+            builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
+            builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
+        harness.prepare(self.helper_names)
+        self.rlimit = resource.setrlimit
+        self.page_size = os.sysconf("SC_PAGE_SIZE")
         gc.collect()
         gc.freeze()
 
@@ -430,7 +165,7 @@ class Worker:
         while True:
             try:
                 req = recv(self.host_in)
-            except (EOFError, OSError):
+            except (EOFError, OSError, ValueError):
                 return
             op = req.get("op")
             if op == "exit":
@@ -449,127 +184,94 @@ class Worker:
                     "trace": traceback.format_exc(),
                 }
                 self.cleanup(None)
-            result["id"] = req.get("id")
             send(self.host_out, result)
-
-    # -- compiling trusted code (cached) ---------------------------------------------------------------
-
-    def compile_setup(self, source: str):
-        hit = self.setup_cache.get(source)
-        if hit is None:
-            import ast
-
-            tree = ast.parse(source)
-            hit = (compile(tree, "<setup>", "exec", dont_inherit=True), frozenset(rewrite.bound_names(tree)))
-            if len(self.setup_cache) > 512:
-                self.setup_cache.clear()
-            self.setup_cache[source] = hit
-        return hit
-
-    def compile_test(self, source: str, entry_point: str, setup_bound: frozenset, index: int):
-        key = (source, entry_point, setup_bound)
-        hit = self.test_cache.get(key)
-        if hit is None:
-            cmp_name, ret_name, bi_name = self.helper_names
-            try:
-                tree, reads = rewrite.rewrite_test(
-                    source,
-                    cmp_name=cmp_name,
-                    ret_name=ret_name,
-                    builtins_name=bi_name,
-                    entry_point=entry_point,
-                    extra_bound=setup_bound,
-                )
-                hit = (compile(tree, f"<test {index}>", "exec", dont_inherit=True), frozenset(reads))
-            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-                hit = (f"{type(exc).__name__}: {exc}"[:300], frozenset())
-            if len(self.test_cache) > 8192:
-                self.test_cache.clear()
-            self.test_cache[key] = hit
-        return hit
 
     # -- one candidate ---------------------------------------------------------------------------------
 
     def run(self, req: dict) -> dict:
+        import marshal
+
         lim = req["limits"]
         timeout = float(lim["timeout_s"])
-        n = len(req["tests"])
+        tests = [marshal.loads(t) if isinstance(t, bytes) else t for t in req["tests"]]
+        n = len(tests)
         total = float(lim["total_timeout_s"] or timeout * (n + 2))
-        setup_src = req.get("setup") or ""
-        try:
-            setup_code, setup_bound = (
-                self.compile_setup(setup_src) if setup_src.strip() else (None, frozenset())
-            )
-        except (SyntaxError, ValueError) as exc:
-            return {"status": "infra", "message": f"set-up code does not compile: {exc}"}
-        entry = req.get("entry_point") or ""
-        tests = []
-        reads: set = set()
-        for i, src in enumerate(req["tests"]):
-            code, r = self.compile_test(src, entry, setup_bound, i)
-            tests.append(code)
-            reads |= r
-        self.cap_hint = int(lim["output_bytes"])
+        setup_code = marshal.loads(req["setup"]) if req.get("setup") else None
+        reads = frozenset(req.get("reads", ()))
+        builtins_used = tuple(req.get("builtins", ()))
         self.cpu_limit_hint = float(lim["cpu_s"]) if lim.get("cpu_s") else total + 1.0
         nonce = os.urandom(16)
         vr, vw = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
+        os.set_blocking(vr, False)
+        try:
+            fcntl.fcntl(vw, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
+        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC
+        out_fd = os.open(os.path.join(self.capture_dir, "stdout"), flags, 0o600)
+        err_fd = os.open(os.path.join(self.capture_dir, "stderr"), flags, 0o600)
+        with open("/proc/self/statm", "rb") as f:
+            vm = int(f.read().split()[0]) * self.page_size  # the child starts with the same address space
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
-            self.child(req, lim, setup_code, tests, frozenset(reads), nonce, vw, out_w, err_w)
-        os.close(vw)
-        os.close(out_w)
-        os.close(err_w)
-        try:
-            return self.supervise(
-                pid, start, timeout, total, n, nonce, vr, out_r, err_r, int(lim["output_bytes"])
+            self.child(
+                req["code"], lim, setup_code, tests, reads, builtins_used, nonce, vw, out_fd, err_fd, vm
             )
+        os.close(vw)
+        try:
+            sup = self.supervise(pid, start, timeout, total, n, nonce, vr)
+            self.kill_all(None)
+            cap = int(lim["output_bytes"])
+            outs = []
+            for fd in (out_fd, err_fd):
+                try:
+                    outs.append(os.pread(fd, cap, 0).decode("utf-8", "replace") if cap else "")
+                except OSError:
+                    outs.append("")
+            elapsed = time.monotonic() - start
+            result = self.verdicts(sup, n, elapsed)
+            result["stdout"], result["stderr"] = outs
+            return result
         finally:
-            for fd in (vr, out_r, err_r):
+            for fd in (vr, out_fd, err_fd):
                 try:
                     os.close(fd)
                 except OSError:
                     pass
             self.cleanup(pid)
 
-    def child(self, req, lim, setup_code, tests, reads, nonce, vw, out_w, err_w) -> None:  # pragma: no cover
+    def child(  # pragma: no cover - runs in the child
+        self, code, lim, setup_code, tests, reads, builtins_used, nonce, vw, out_w, err_w, vm
+    ) -> None:
         try:
+            top_fd = max(vw, out_w, err_w, self.host_in, self.host_out, self.devnull)
             os.setsid()
             os.dup2(self.devnull, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
             os.dup2(vw, 3)
-            os.closerange(4, 1 << 20)
+            os.closerange(4, top_fd + 64)
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            self.set_limits(lim, len(tests))
+            self.set_limits(lim, vm)
             os.chdir(self.workdir)
             if self.run_uid is not None:
                 os.setgroups([])
                 os.setresgid(self.run_uid, self.run_uid, self.run_uid)
                 os.setresuid(self.run_uid, self.run_uid, self.run_uid)
-            elif self.user_ns:
-                drop_capabilities()
-            prctl(PR_SET_NO_NEW_PRIVS, 1)
-            if self.run_uid is not None:
-                prctl(PR_SET_DUMPABLE, 1)
             # Make the harness harder to find from the candidate (it is still reachable through gc).
-            import types
-
-            sys.modules["__main__"] = types.ModuleType("__main__")
-            for name in ("harness", "rewrite"):
-                sys.modules.pop(name, None)
+            sys.modules["__main__"] = sys.modules["types"].ModuleType("__main__")
+            sys.modules.pop("harness", None)
             harness.run_candidate(
                 nonce=nonce,
                 fd=3,
                 setup_code=setup_code,
-                code=req["code"],
+                code=code,
                 tests=tests,
-                helper_names=self.helper_names,
-                preloaded=dict(self.snapshots),
+                preloaded=self.snapshots,
                 test_reads=reads,
+                builtins_used=builtins_used,
             )
         except BaseException:  # noqa: BLE001
             try:
@@ -580,15 +282,10 @@ class Worker:
                 pass
         os._exit(70)
 
-    def set_limits(self, lim: dict, n_tests: int) -> None:  # pragma: no cover - runs in the child
+    def set_limits(self, lim: dict, vm: int) -> None:  # pragma: no cover - runs in the child
         import resource
 
-        vm = 0
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmSize:"):
-                    vm = int(line.split()[1]) * 1024
-                    break
+        setrlimit = self.rlimit
         mem = vm + int(lim["memory_mb"]) * 1024 * 1024
         cpu_soft = max(1, int(self.cpu_limit_hint + 0.999))
         fsize = int(lim["file_size_mb"]) * 1024 * 1024
@@ -602,157 +299,159 @@ class Worker:
             (resource.RLIMIT_MEMLOCK, (0, 0)),
         ):
             try:
-                resource.setrlimit(res, value)
+                setrlimit(res, value)
             except (ValueError, OSError):
                 pass
         if self.run_uid is not None:
             # Counted per user: the sandbox uid owns nothing else, so this is the candidate's own count.
             nproc = int(lim["max_processes"])
-            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+            setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
-    def supervise(self, pid, start, timeout, total, n, nonce, vr, out_r, err_r, cap) -> dict:
+    def supervise(self, pid, start, timeout, total, n, nonce, vr) -> dict:
+        """Wait for the child, enforcing the deadlines; return the collected verdicts.
+
+        The worker sleeps on the child's pidfd until the child exits or the next deadline, and only then
+        reads the verdict frames (the pipe is large enough to hold them): one wake-up per candidate
+        instead of one per frame. BEGIN frames carry the child's ``time.monotonic()`` (the same clock)
+        so per-test deadlines are exact even though frames are read late.
+        """
         import select
 
-        from harness import HEADER, K_BEGIN, K_DONE, K_END, MAX_PAYLOAD, NONCE_BYTES, PHASE_CODE, PHASE_SETUP
-
-        results: dict[int, tuple] = {}
-        expected = PHASE_SETUP
-        in_phase = None
-        phase_start = start
-        deadline = start + timeout
-        total_deadline = start + total
-        done = False
-        protocol_error = ""
-        timed_out = None  # phase index that ran out of time
-        buf = b""
-        out = [bytearray(), bytearray()]
+        h = harness
+        HEADER, K_BEGIN, K_DONE, K_END, TIME = h.HEADER, h.K_BEGIN, h.K_DONE, h.K_END, h.TIME
+        MAX_PAYLOAD, NONCE_BYTES, PHASE_CODE, PHASE_SETUP = (
+            h.MAX_PAYLOAD,
+            h.NONCE_BYTES,
+            h.PHASE_CODE,
+            h.PHASE_SETUP,
+        )
         hsize = NONCE_BYTES + HEADER.size
+        tsize = TIME.size
+        st = {
+            "results": {},
+            "expected": PHASE_SETUP,
+            "in_phase": None,
+            "mark": start,  # when the current phase began, or the last phase ended
+            "done": False,
+            "error": "",
+        }
+        buf = bytearray()
+
+        def drain() -> None:
+            nonlocal buf
+            while True:
+                try:
+                    chunk = os.read(vr, 1 << 16)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+            pos = 0
+            while not st["error"] and len(buf) - pos >= hsize:
+                if buf[pos : pos + NONCE_BYTES] != nonce:
+                    st["error"] = "unauthenticated data on the verdict channel"
+                    break
+                kind, index, plen = HEADER.unpack_from(buf, pos + NONCE_BYTES)
+                if plen < 0 or plen > MAX_PAYLOAD:
+                    st["error"] = "malformed verdict frame"
+                    break
+                if len(buf) - pos < hsize + plen:
+                    break
+                payload = bytes(buf[pos + hsize : pos + hsize + plen])
+                pos += hsize + plen
+                now = time.monotonic()
+                if st["done"]:
+                    st["error"] = "verdict frame after the end"
+                elif kind == K_BEGIN:
+                    if st["in_phase"] is not None or index != st["expected"] or plen != tsize:
+                        st["error"] = "verdict frames out of order"
+                    else:
+                        (t,) = TIME.unpack(payload)
+                        st["in_phase"] = index
+                        st["mark"] = min(max(t, st["mark"]), now)
+                elif kind == K_END:
+                    if st["in_phase"] != index or plen < 1 + tsize:
+                        st["error"] = "verdict frames out of order"
+                    else:
+                        code = payload[:1].decode("ascii", "replace")
+                        (dur,) = TIME.unpack_from(payload, 1)
+                        exc, _, msg = payload[1 + tsize :].decode("utf-8", "replace").partition("\0")
+                        dur = min(max(dur, 0.0), max(0.0, now - st["mark"]))
+                        st["results"][index] = (code, dur, exc, msg)
+                        st["in_phase"] = None
+                        st["expected"] = index + 1 if index != PHASE_SETUP else PHASE_CODE
+                        st["mark"] = min(st["mark"] + dur, now)
+                elif kind == K_DONE:
+                    if st["in_phase"] is not None:
+                        st["error"] = "verdict frames out of order"
+                    else:
+                        st["done"] = True
+                        st["mark"] = now
+                else:
+                    st["error"] = "unknown verdict frame"
+            del buf[:pos]
 
         try:
             pidfd = os.pidfd_open(pid)
         except (AttributeError, OSError):
             pidfd = None
         poller = select.poll()
-        for fd in (vr, out_r, err_r):
-            poller.register(fd, select.POLLIN)
         if pidfd is not None:
             poller.register(pidfd, select.POLLIN)
-        open_fds = {vr, out_r, err_r}
         status = None
         rusage = None
+        timed_out = None
+        total_deadline = start + total
         while True:
+            try:
+                wpid, wst, ru = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                wpid, wst, ru = pid, 0, None
+            if wpid == pid:
+                status, rusage = wst, ru
+                drain()
+                break
+            drain()
+            if st["error"]:
+                break
             now = time.monotonic()
-            limit = min(deadline, total_deadline)
-            if done:
-                limit = min(limit, now + 2.0)
+            limit = min(st["mark"] + (2.0 if st["done"] else timeout), total_deadline)
             if now >= limit:
-                if not done:
-                    timed_out = in_phase if in_phase is not None else expected
+                if not st["done"]:
+                    timed_out = st["in_phase"] if st["in_phase"] is not None else st["expected"]
                 break
-            wait_ms = (limit - now) * 1000.0
+            wait_ms = (limit - now) * 1000.0 + 1.0
             if pidfd is None:
-                wait_ms = min(wait_ms, 5.0)
-            events = poller.poll(max(0.0, wait_ms) + 0.5)
-            now = time.monotonic()
-            child_exited = False
-            for fd, _ev in events:
-                if fd == pidfd:
-                    child_exited = True
-                    continue
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    poller.unregister(fd)
-                    open_fds.discard(fd)
-                    continue
-                if fd == vr:
-                    buf += chunk
-                    while len(buf) >= hsize and not protocol_error:
-                        if buf[:NONCE_BYTES] != nonce:
-                            protocol_error = "unauthenticated data on the verdict channel"
-                            break
-                        kind, index, plen = HEADER.unpack_from(buf, NONCE_BYTES)
-                        if plen < 0 or plen > MAX_PAYLOAD:
-                            protocol_error = "malformed verdict frame"
-                            break
-                        if len(buf) < hsize + plen:
-                            break
-                        payload = buf[hsize : hsize + plen]
-                        buf = buf[hsize + plen :]
-                        if done:
-                            protocol_error = "verdict frame after the end"
-                        elif kind == K_BEGIN:
-                            if in_phase is not None or index != expected:
-                                protocol_error = "verdict frames out of order"
-                            else:
-                                in_phase = index
-                                phase_start = now
-                                deadline = now + timeout
-                        elif kind == K_END:
-                            if in_phase != index:
-                                protocol_error = "verdict frames out of order"
-                            else:
-                                code = payload[:1].decode("ascii", "replace")
-                                exc, _, msg = payload[1:].decode("utf-8", "replace").partition("\0")
-                                results[index] = (code, now - phase_start, exc, msg)
-                                in_phase = None
-                                expected = index + 1 if index != PHASE_SETUP else PHASE_CODE
-                                deadline = now + timeout
-                        elif kind == K_DONE:
-                            if in_phase is not None:
-                                protocol_error = "verdict frames out of order"
-                            else:
-                                done = True
-                        else:
-                            protocol_error = "unknown verdict frame"
-                    if protocol_error:
-                        break
-                else:
-                    o = out[0] if fd == out_r else out[1]
-                    if len(o) < cap:
-                        o += chunk[: cap - len(o)]
-            if protocol_error:
-                break
-            if child_exited or pidfd is None:
-                try:
-                    wpid, st, ru = os.wait4(pid, os.WNOHANG if not child_exited else 0)
-                except ChildProcessError:
-                    wpid, st, ru = pid, 0, None
-                if wpid == pid:
-                    status, rusage = st, ru
-                    break
-        # Stop the candidate (if still running) and everything it started.
+                wait_ms = min(wait_ms, 2.0)
+            poller.poll(wait_ms)
+        if pidfd is not None:
+            os.close(pidfd)
         if status is None:
+            # Deadline, protocol violation or a child that does not exit after its last frame.
             self.kill_all(pid)
             try:
                 _, status, rusage = os.wait4(pid, 0)
             except ChildProcessError:
                 status = 0
-        # Collect what is left in the pipes without blocking (writers are dead or killed).
-        self.kill_all(None)
-        for fd, o in ((out_r, out[0]), (err_r, out[1])):
-            if fd not in open_fds:
-                continue
-            os.set_blocking(fd, False)
-            try:
-                while len(o) < cap:
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
-                        break
-                    o += chunk[: cap - len(o)]
-            except OSError:
-                pass
-        if pidfd is not None:
-            os.close(pidfd)
-        elapsed = time.monotonic() - start
+            drain()
         cpu_used = (rusage.ru_utime + rusage.ru_stime) if rusage is not None else 0.0
-        return self.verdicts(results, n, done, protocol_error, timed_out, status, cpu_used, elapsed, out)
+        return {
+            "results": st["results"],
+            "done": st["done"],
+            "error": st["error"],
+            "timed_out": timed_out,
+            "status": status,
+            "cpu": cpu_used,
+        }
 
-    def verdicts(self, results, n, done, protocol_error, timed_out, status, cpu_used, elapsed, out) -> dict:
+    def verdicts(self, sup: dict, n: int, elapsed: float) -> dict:
         """Turn the collected frames and the exit status into the result sent to the host."""
-        from harness import PHASE_CODE, PHASE_SETUP
+        PHASE_CODE, PHASE_SETUP = harness.PHASE_CODE, harness.PHASE_SETUP
+        results, done, protocol_error = sup["results"], sup["done"], sup["error"]
+        timed_out, status, cpu_used = sup["timed_out"], sup["status"], sup["cpu"]
 
         codes = {"P": "passed", "F": "failed", "E": "error", "M": "memory", "X": "syntax_error", "I": "infra"}
         death = ""
@@ -820,19 +519,13 @@ class Worker:
             if status_out == "passed" and (protocol_error or (not done and n == 0)):
                 status_out = death_outcome
                 message = death
-        cap = self.cap_hint
         return {
             "status": status_out,
             "tests": tests,
             "message": message,
-            "stdout": bytes(out[0][:cap]).decode("utf-8", "replace"),
-            "stderr": bytes(out[1][:cap]).decode("utf-8", "replace"),
             "duration": elapsed,
             "cpu_s": cpu_used,
         }
-
-    cpu_limit_hint = float("inf")
-    cap_hint = 1 << 30
 
     # -- cleanup ---------------------------------------------------------------------------------------
 
@@ -935,7 +628,7 @@ class Worker:
                 continue
             for e in names:
                 p = os.path.join(d, e)
-                if p == self.workdir:
+                if p in self.keep:
                     continue
                 try:
                     if os.path.isdir(p) and not os.path.islink(p):
@@ -971,10 +664,29 @@ class Worker:
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
+    if "--stage2" not in sys.argv:
+        # Stage 1: isolate, then exec a fresh interpreter (without ctypes) for the worker itself.
+        sys.path.extend(p for p in cfg.get("sys_path", ()) if p not in sys.path)
+        sys.path.insert(0, HERE)
+        try:
+            import isolate
+
+            info = isolate.isolate(cfg, host_fds=(0, 1))
+        except BaseException as exc:  # noqa: BLE001 - tell the host why, then exit
+            try:
+                send(1, {"op": "error", "message": f"{type(exc).__name__}: {exc}"})
+            except OSError:
+                pass
+            os._exit(3)
+        os.execv(
+            sys.executable,
+            [sys.executable, "-I", "-S", "-B", __file__, json.dumps(cfg), json.dumps(info), "--stage2"],
+        )
+    info = json.loads(sys.argv[2])
     host_in, host_out = os.dup(0), os.dup(1)
     try:
-        worker = Worker(cfg, host_in, host_out)
-    except BaseException as exc:  # noqa: BLE001 - tell the host why, then exit
+        worker = Worker(cfg, info, host_in, host_out)
+    except BaseException as exc:  # noqa: BLE001
         try:
             send(host_out, {"op": "error", "message": f"{type(exc).__name__}: {exc}"})
         except OSError:
