@@ -55,6 +55,20 @@ class DatasetInfo:
 
 _REGISTRY: dict[str, DatasetInfo] = {}
 
+#: Modules of the package that register more datasets when imported (the procedural suites). They are
+#: imported the first time the registry is queried, not when ``codegym.tasks`` is imported.
+PLUGIN_MODULES: tuple[str, ...] = ("codegym.tasks.procedural",)
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for module in PLUGIN_MODULES:
+        importlib.import_module(module)
+
 
 def register_dataset(
     name: str,
@@ -104,6 +118,7 @@ def register_dataset(
 
 def list_datasets() -> list[str]:
     """Names of the registered datasets, sorted."""
+    _load_plugins()
     return sorted(_REGISTRY)
 
 
@@ -114,6 +129,8 @@ def dataset_info(name: str) -> DatasetInfo:
         ValueError: Unknown name; the message lists the registered ones.
 
     """
+    if name not in _REGISTRY:
+        _load_plugins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -151,6 +168,7 @@ def get_task(task_id: str, **kwargs: Any) -> Task:
         raise ValueError(
             f"task id {task_id!r} has no dataset prefix; expected e.g. 'MBPP/11' or 'HumanEval/0'"
         )
+    _load_plugins()
     candidates = [
         info for info in _REGISTRY.values() if task_id.startswith(info.id_prefix + "/") and info.id_prefix
     ]

@@ -83,3 +83,9 @@ def test_split_check_falls_back_when_unusual() -> None:
         "def _codegym_check(candidate):\n    x = 2\n    assert candidate(x) == 4\n"
         "    assert candidate(3) == 9\n_codegym_check(sq)",
     )
+
+
+def test_registry_lists_the_plugin_datasets() -> None:
+    from codegym.tasks import list_datasets
+
+    assert {"mbpp", "humaneval", "procedural/synthesis"} <= set(list_datasets())
