@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "codegym.cli.eval_cmd",
     "codegym.cli.serve_cmd",
     "codegym.cli.data_cmd",
+    "codegym.cli.train_cmd",
 ]
 
 
@@ -53,6 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``codegym tasks list | head``): stop quietly, as Unix tools do.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except (FileNotFoundError, ValueError) as exc:
         # User errors (missing data, bad arguments) get one clear line, not a traceback.
         print(f"codegym: error: {exc}", file=sys.stderr)
