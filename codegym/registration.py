@@ -38,6 +38,7 @@ class EnvSpec:
 
 
 _CODE_GENERATION = "codegym.envs.code_generation:CodeGenerationEnv"
+_PROMPT_OPTIMIZATION = "codegym.envs.prompt_optimization:PromptOptimizationEnv"
 
 #: Every environment id, in documentation order.
 ENVIRONMENTS: tuple[EnvSpec, ...] = (
@@ -52,6 +53,18 @@ ENVIRONMENTS: tuple[EnvSpec, ...] = (
         _CODE_GENERATION,
         {"dataset": "humaneval", "split": None},
         "HumanEval: complete a Python function from its signature and docstring",
+    ),
+    EnvSpec(
+        "MBPPPrompt-v0",
+        _PROMPT_OPTIMIZATION,
+        {"dataset": "mbpp", "split": "test"},
+        "MBPP: edit a task description until a frozen code model solves the task",
+    ),
+    EnvSpec(
+        "HumanEvalPrompt-v0",
+        _PROMPT_OPTIMIZATION,
+        {"dataset": "humaneval", "split": None},
+        "HumanEval: edit a docstring's description until a frozen code model solves the task",
     ),
 )
 
