@@ -39,6 +39,7 @@ class EnvSpec:
 
 _CODE_GENERATION = "codegym.envs.code_generation:CodeGenerationEnv"
 _PROMPT_OPTIMIZATION = "codegym.envs.prompt_optimization:PromptOptimizationEnv"
+_OUTPUT_PREDICTION = "codegym.envs.output_prediction:CodeOutputPredictionEnv"
 
 #: Every environment id, in documentation order.
 ENVIRONMENTS: tuple[EnvSpec, ...] = (
@@ -55,6 +56,12 @@ ENVIRONMENTS: tuple[EnvSpec, ...] = (
         "HumanEval: complete a Python function from its signature and docstring",
     ),
     EnvSpec(
+        "SynthCodeGen-v0",
+        _CODE_GENERATION,
+        {"dataset": "procedural/synthesis", "split": "train"},
+        "Procedural function synthesis: write a small Python function from a description (offline)",
+    ),
+    EnvSpec(
         "MBPPPrompt-v0",
         _PROMPT_OPTIMIZATION,
         {"dataset": "mbpp", "split": "test"},
@@ -65,6 +72,12 @@ ENVIRONMENTS: tuple[EnvSpec, ...] = (
         _PROMPT_OPTIMIZATION,
         {"dataset": "humaneval", "split": None},
         "HumanEval: edit a docstring's description until a frozen code model solves the task",
+    ),
+    EnvSpec(
+        "CodeOutputPrediction-v0",
+        _OUTPUT_PREDICTION,
+        {},
+        "Procedural programs (Python, JavaScript): predict exactly what the program prints (offline)",
     ),
 )
 
