@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import hashlib
+import itertools
 import json
 import marshal
 import os
@@ -43,6 +44,13 @@ ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox", "z
 PRELOAD = (
     "array bisect cmath collections collections.abc copy functools heapq itertools math operator re "
     "string typing"
+).split()
+
+#: Pre-imported as well where candidates cannot import modules themselves (process isolation as root
+#: with the interpreter in a directory other users cannot read, such as ``/root``).
+PRELOAD_RESTRICTED = (
+    "abc ast base64 binascii calendar contextlib dataclasses datetime decimal enum fractions hashlib json "
+    "numbers queue random statistics struct textwrap threading time types unicodedata"
 ).split()
 
 #: Environment variables passed to the sandbox (everything else, including tokens and keys, is dropped).
@@ -169,6 +177,7 @@ class _Worker:
             "uid": uid,
             "worker": index,
             "preload": list(PRELOAD),
+            "preload_restricted": list(PRELOAD_RESTRICTED),
             "tmpfs_mb": tmpfs_mb,
             "helper_names": list(helper_names),
             "sys_path": _package_paths(),
@@ -344,6 +353,14 @@ def _failure(status: Outcome, message: str, n_tests: int, duration: float = 0.0)
     )
 
 
+_uid_counter = itertools.count()
+
+
+def _sandbox_uid() -> int:
+    """Return a uid that no other worker (of this or, very likely, any other process) runs candidates as."""
+    return 1_900_000 + (os.getpid() % 20_000) * 1000 + next(_uid_counter) % 1000
+
+
 def _default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -400,15 +417,17 @@ class SandboxExecutor:
         self.cache_size = cache_size
         self.isolation_mode = isolation
         self.stats = ExecutorStats()
-        uid_base = 1_900_000 + (os.getpid() % 100_000) * 64
         tmpfs_mb = max(64, 4 * limits.file_size_mb)
         tag = os.urandom(6).hex()
         # Names under which rewritten tests find the harness's comparator, sanitizer and builtins.
-        self._helper_names = (f"__codegym_cmp_{tag}", f"__codegym_ret_{tag}", f"__codegym_b{tag}_")
+        self._helper_names = (
+            f"__codegym_cmp_{tag}",
+            f"__codegym_ret_{tag}",
+            f"__codegym_soft_{tag}",
+            f"__codegym_b{tag}_",
+        )
         self._workers = [
-            _Worker(
-                i, isolation, uid_base + i % 64 if os.geteuid() == 0 else None, tmpfs_mb, self._helper_names
-            )
+            _Worker(i, isolation, _sandbox_uid() if os.geteuid() == 0 else None, tmpfs_mb, self._helper_names)
             for i in range(self.num_workers)
         ]
         self._compiled: OrderedDict[tuple, tuple] = OrderedDict()
@@ -747,7 +766,7 @@ class SandboxExecutor:
             tree = ast.parse(req.setup, "<setup>")
             setup_bound = frozenset(rewrite.bound_names(tree))
             setup_code = marshal.dumps(compile(tree, "<setup>", "exec", dont_inherit=True))
-        cmp_name, ret_name, bi_prefix = self._helper_names
+        cmp_name, ret_name, soft_name, bi_prefix = self._helper_names
         tests_code: list = []
         reads: set[str] = set()
         used: set[str] = set()
@@ -757,6 +776,7 @@ class SandboxExecutor:
                     src,
                     cmp_name=cmp_name,
                     ret_name=ret_name,
+                    soft_name=soft_name,
                     builtins_prefix=bi_prefix,
                     entry_point=req.entry_point,
                     extra_bound=setup_bound,

@@ -72,6 +72,7 @@ _FORGEABLE = (
     "__rxor__",
 )
 _FAIL = object()
+STRICT, POISON, SOFT = 0, 1, 2
 _FunctionType = types.FunctionType
 _MethodType = types.MethodType
 _isinstance = isinstance
@@ -143,7 +144,7 @@ def _to_builtin(x, t):
     return _FAIL
 
 
-def normalize(x, strict: bool, depth: int = 0):
+def normalize(x, mode: int, depth: int = 0):
     """Return ``x`` made of builtin values, ``x`` itself when nothing needs converting.
 
     Subclasses of builtin types become the builtin types (their overridden methods are bypassed);
@@ -151,11 +152,12 @@ def normalize(x, strict: bool, depth: int = 0):
     iterators...) are kept, since their comparison is C code the candidate cannot change. Objects whose
     class implements comparison or arithmetic in Python are:
 
-    * with ``strict=True`` (comparisons): converted to ``int``/``float``/``complex`` if they are
+    * ``mode=STRICT`` (comparisons): converted to ``int``/``float``/``complex`` if they are
       :class:`numbers.Number` instances (a conversion has to produce the expected value to pass, which an
       always-equal object cannot know), else reported as ``_FAIL``;
-    * with ``strict=False`` (return values): kept if they are numbers (``Fraction``), else replaced by a
-      :class:`Poisoned` object whose every operator raises.
+    * ``mode=POISON`` (values the entry point returns): kept if they are numbers (``Fraction``), else
+      replaced by a :class:`Poisoned` object whose every operator raises;
+    * ``mode=SOFT`` (values other candidate functions return): kept.
     """
     t = _type(x)
     if t in _SCALARS:
@@ -167,7 +169,7 @@ def normalize(x, strict: bool, depth: int = 0):
         for i, e in enumerate(x):
             if _type(e) in _SCALARS:
                 continue
-            n = normalize(e, strict, depth + 1)
+            n = normalize(e, mode, depth + 1)
             if n is _FAIL:
                 return _FAIL
             if n is not e:
@@ -180,8 +182,8 @@ def normalize(x, strict: bool, depth: int = 0):
     if t is _dict:
         out = None
         for k, v in _dict.items(x):
-            nk = k if _type(k) in _SCALARS else normalize(k, strict, depth + 1)
-            nv = v if _type(v) in _SCALARS else normalize(v, strict, depth + 1)
+            nk = k if _type(k) in _SCALARS else normalize(k, mode, depth + 1)
+            nv = v if _type(v) in _SCALARS else normalize(v, mode, depth + 1)
             if nk is _FAIL or nv is _FAIL:
                 return _FAIL
             if nk is not k or nv is not v:
@@ -190,8 +192,8 @@ def normalize(x, strict: bool, depth: int = 0):
         if out is None:
             return x
         for k, v in _dict.items(x):
-            nk = normalize(k, strict, depth + 1)
-            nv = normalize(v, strict, depth + 1)
+            nk = normalize(k, mode, depth + 1)
+            nv = normalize(v, mode, depth + 1)
             if nk is _FAIL or nv is _FAIL:
                 return _FAIL
             out[nk] = nv
@@ -200,7 +202,7 @@ def normalize(x, strict: bool, depth: int = 0):
         changed = False
         items = []
         for e in x:
-            n = e if _type(e) in _SCALARS else normalize(e, strict, depth + 1)
+            n = e if _type(e) in _SCALARS else normalize(e, mode, depth + 1)
             if n is _FAIL:
                 return _FAIL
             changed = changed or n is not e
@@ -208,11 +210,11 @@ def normalize(x, strict: bool, depth: int = 0):
         return t(items) if changed else x
     if _isinstance(x, _BUILTIN_BASES):
         base = _to_builtin(x, t)
-        return normalize(base, strict, depth + 1)
+        return normalize(base, mode, depth + 1)
     if t.__flags__ & _HEAPTYPE == 0 or not _python_operators(t):
         return x  # C-implemented type (numpy, deque, range...) or no Python-level operators
     if _isinstance(x, _Number):
-        if not strict:
+        if mode != STRICT:
             return x
         if _isinstance(x, _Integral):
             n = _int(x)
@@ -222,8 +224,10 @@ def normalize(x, strict: bool, depth: int = 0):
             n = _complex(x)
         else:
             return _FAIL
-        return normalize(n, strict, depth + 1) if _type(n) not in _SCALARS else n
-    return _FAIL if strict else Poisoned(t.__name__)
+        return normalize(n, mode, depth + 1) if _type(n) not in _SCALARS else n
+    if mode == STRICT:
+        return _FAIL
+    return Poisoned(t.__name__) if mode == POISON else x
 
 
 class Poisoned:
@@ -258,8 +262,8 @@ def _eq(a, b):
     ta = _type(a)
     if ta is _type(b) and ta in _SCALARS:
         return a == b
-    na = normalize(a, True)
-    nb = normalize(b, True)
+    na = normalize(a, STRICT)
+    nb = normalize(b, STRICT)
     if na is _FAIL and nb is _FAIL:
         return a == b  # both sides are objects with Python-level operators: ordinary semantics
     if na is _FAIL or nb is _FAIL:
@@ -275,8 +279,8 @@ def strict_compare(op: int, a, b):
         r = _eq(a, b)
         return (not r) if _type(r) is _bool else (a != b)
     container, item = b, a
-    nc = normalize(container, True)
-    ni = normalize(item, True)
+    nc = normalize(container, STRICT)
+    ni = normalize(item, STRICT)
     if nc is _FAIL and ni is _FAIL:
         found = item in container
     elif nc is _FAIL or ni is _FAIL:
@@ -288,10 +292,16 @@ def strict_compare(op: int, a, b):
 
 def sanitize_return(value):
     """Sanitize a value the candidate's entry point returned (rewritten tests wrap each call)."""
-    t = _type(value)
-    if t in _SCALARS:
+    if _type(value) in _SCALARS:
         return value
-    return normalize(value, False)
+    return normalize(value, POISON)
+
+
+def sanitize_soft(value):
+    """Turn builtin subclasses into builtin types in a value another candidate function returned."""
+    if _type(value) in _SCALARS:
+        return value
+    return normalize(value, SOFT)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -306,7 +316,7 @@ def _short(text: str, limit: int = 400) -> str:
 _PREPARED: dict = {}
 
 
-def prepare(helper_names: tuple[str, str, str]) -> None:
+def prepare(helper_names: tuple[str, str, str, str]) -> None:
     """Build, in the worker before it forks, everything the harness needs that does not change.
 
     Done once instead of in every child: whatever a child allocates or touches costs it copy-on-write
@@ -319,7 +329,15 @@ def prepare(helper_names: tuple[str, str, str]) -> None:
         bdict_snap=_dict(bsnap),
         guarded_code=_tuple(
             (f, f.__code__)
-            for f in (strict_compare, sanitize_return, normalize, _eq, _python_operators, _to_builtin)
+            for f in (
+                strict_compare,
+                sanitize_return,
+                sanitize_soft,
+                normalize,
+                _eq,
+                _python_operators,
+                _to_builtin,
+            )
         ),
         poisoned_refuse=Poisoned._refuse,
     )
@@ -356,7 +374,7 @@ def run_candidate(
     prepared = _PREPARED
     bsnap = prepared["bsnap"]
     bdict_snap = prepared["bdict_snap"]
-    cmp_name, ret_name, bi_prefix = prepared["helper_names"]
+    cmp_name, ret_name, soft_name, bi_prefix = prepared["helper_names"]
     redirected = _tuple((bi_prefix + name, bdict_snap[name]) for name in builtins_used if name in bdict_snap)
     guarded_code = prepared["guarded_code"]
     poisoned_refuse = prepared["poisoned_refuse"]
@@ -413,7 +431,11 @@ def run_candidate(
         for k, v in bsnap:
             if bdict.get(k, _FAIL) is not v:
                 return f"builtins.{k} was replaced"
-        if ns.get(cmp_name) is not strict_compare or ns.get(ret_name) is not sanitize_return:
+        if (
+            ns.get(cmp_name) is not strict_compare
+            or ns.get(ret_name) is not sanitize_return
+            or ns.get(soft_name) is not sanitize_soft
+        ):
             return "the test helpers were replaced"
         for name, obj in redirected:
             if ns.get(name) is not obj:
@@ -487,6 +509,7 @@ def run_candidate(
 
     # Phase 3: the tests, in the candidate's namespace, with the helpers installed.
     ns[cmp_name] = strict_compare
+    ns[soft_name] = sanitize_soft
     ns[ret_name] = sanitize_return
     for name, obj in redirected:
         ns[name] = obj

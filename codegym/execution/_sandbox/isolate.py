@@ -301,15 +301,18 @@ def isolate(cfg: dict, host_fds: tuple[int, ...]) -> dict:
         features.append("process isolation (no namespaces, network reachable)")
         prctl(PR_SET_CHILD_SUBREAPER, 1)
     if want_uid is not None:
+        info["run_uid"] = int(want_uid)
         blocked = hidden_ancestors(needed_paths()) if not info["mount_ns"] else {}
         if blocked:
-            # Without a mount namespace the interpreter cannot be shown to another uid.
+            info["restricted_imports"] = True
+            # Without a mount namespace the interpreter under e.g. /root cannot be shown to another uid:
+            # candidates can import only the modules the worker pre-imported. Running them as root
+            # instead would let os.kill(-1, 9) take down every process on the machine.
             features.append(
-                "same uid as host (the interpreter under "
-                f"{', '.join(sorted(blocked))} is unreadable to other users)"
+                f"unprivileged uid {want_uid} (the interpreter under {', '.join(sorted(blocked))} is "
+                "unreadable to it: only pre-imported modules can be imported)"
             )
         else:
-            info["run_uid"] = int(want_uid)
             features.append(f"unprivileged uid {want_uid}")
     elif info["user_ns"]:
         drop_capabilities()

@@ -96,13 +96,13 @@ def _located(new: ast.AST, old: ast.AST) -> ast.AST:
 class _Pass:
     """One recursive pass: rewrites comparisons and candidate calls, collects names."""
 
-    def __init__(self, cmp_name: str, ret_name: str, call_names: frozenset) -> None:
+    def __init__(self, cmp_name: str, ret_name: str) -> None:
         self.cmp_name = cmp_name
         self.ret_name = ret_name
-        self.call_names = call_names
         self.bound: set[str] = set()
         self.reads: set[str] = set()
         self.builtin_loads: list[ast.Name] = []
+        self.wrapped: list[tuple[ast.Call, ast.Call]] = []
 
     def visit(self, node: ast.AST) -> ast.AST:
         t = type(node)
@@ -140,9 +140,12 @@ class _Pass:
                 )
         elif t is ast.Call:
             f = node.func
-            if type(f) is ast.Name and f.id in self.call_names:
+            if type(f) is ast.Name and f.id not in BUILTIN_NAMES:
+                # Possibly a candidate function: wrapped for now, unwrapped later if the test binds it.
                 func = _located(ast.Name(id=self.ret_name, ctx=ast.Load()), node)
-                return _located(ast.Call(func=func, args=[node], keywords=[]), node)
+                wrapper = _located(ast.Call(func=func, args=[node], keywords=[]), node)
+                self.wrapped.append((wrapper, node))
+                return wrapper
         elif t in _BINDERS:
             _collect_binding(node, self.bound)
         return node
@@ -153,19 +156,26 @@ def rewrite_test(
     *,
     cmp_name: str,
     ret_name: str,
+    soft_name: str,
     builtins_prefix: str,
     entry_point: str = "",
     extra_bound: Iterable[str] = (),
 ) -> tuple[ast.Module, set[str], set[str]]:
     """Parse and rewrite one test.
 
+    Calls of functions the test does not define itself (the candidate's) are wrapped in a sanitizer:
+    ``ret_name`` (builtin subclasses become builtin values, objects with Python-level operators are
+    poisoned) for the entry point and ``candidate``, or for every such call when no entry point is
+    known; ``soft_name`` (builtin subclasses only) for other candidate functions when it is.
+
     Args:
         source: The test's source code.
         cmp_name: Global name under which the strict comparator is installed.
-        ret_name: Global name of the return-value sanitizer.
+        ret_name: Global name of the full return-value sanitizer.
+        soft_name: Global name of the soft sanitizer.
         builtins_prefix: Loads of a builtin ``name`` that the test does not bind become loads of the
             global ``builtins_prefix + name``, which the harness binds to the original builtin.
-        entry_point: The candidate's function name; its calls are sanitized (``candidate`` always is).
+        entry_point: The candidate's function name, if known.
         extra_bound: Names bound elsewhere by trusted code (the set-up), which are not redirected.
 
     Returns:
@@ -176,12 +186,18 @@ def rewrite_test(
 
     """
     tree = ast.parse(source, mode="exec")
-    call_names = {"candidate"}
-    if entry_point:
-        call_names.add(entry_point)
-    p = _Pass(cmp_name, ret_name, frozenset(call_names))
+    p = _Pass(cmp_name, ret_name)
     p.visit(tree)
-    keep = p.bound | set(extra_bound) | call_names
+    trusted = p.bound | set(extra_bound)
+    full = {"candidate", entry_point} if entry_point else None
+    for wrapper, inner in p.wrapped:
+        name = inner.func.id
+        if name in trusted and name != "candidate":
+            # A function of the test or the set-up: undo the wrapping in place.
+            wrapper.func, wrapper.args, wrapper.keywords = inner.func, inner.args, inner.keywords
+        elif full is not None and name not in full:
+            wrapper.func.id = soft_name
+    keep = trusted | ({entry_point} if entry_point else set())
     redirected: set[str] = set()
     for node in p.builtin_loads:
         if node.id not in keep:

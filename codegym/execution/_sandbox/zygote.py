@@ -75,6 +75,7 @@ class Worker:
         self.user_ns = bool(info["user_ns"])
         self.mount_ns = bool(info["mount_ns"])
         self.run_uid: int | None = info["run_uid"]
+        self.restricted_imports = bool(info.get("restricted_imports"))
         self.helper_names = tuple(cfg["helper_names"])
         self.cpu_limit_hint = float("inf")
         self.setup_workdir()
@@ -126,7 +127,10 @@ class Worker:
 
         sys.path.remove(HERE)
         self.preloaded = {}
-        for name in self.cfg.get("preload", []):
+        names = list(self.cfg.get("preload", []))
+        if self.restricted_imports:
+            names += self.cfg.get("preload_restricted", [])
+        for name in names:
             try:
                 __import__(name)
             except Exception:  # noqa: BLE001 - a module missing on this system is not an error
@@ -637,6 +641,8 @@ class Worker:
                         os.unlink(p)
                 except OSError:
                     pass
+        if not self.mount_ns and self.run_uid is not None:
+            self.remove_owned(("/tmp", "/var/tmp", "/dev/shm"))
         try:
             st = os.lstat(self.workdir)
             ok = (
@@ -653,6 +659,27 @@ class Worker:
             except OSError:
                 pass
             self.make_workdir()
+
+    def remove_owned(self, dirs) -> None:
+        """Without a private /tmp: delete what the sandbox uid created in the shared temp dirs."""
+        import shutil
+
+        uid = self.run_uid
+        for d in dirs:
+            try:
+                entries = list(os.scandir(d))
+            except OSError:
+                continue
+            for e in entries:
+                try:
+                    if e.stat(follow_symlinks=False).st_uid != uid:
+                        continue
+                    if e.is_dir(follow_symlinks=False):
+                        shutil.rmtree(e.path, ignore_errors=True)
+                    else:
+                        os.unlink(e.path)
+                except OSError:
+                    pass
 
     def shutdown(self) -> None:
         self.kill_all(None)

@@ -1,0 +1,156 @@
+"""Hostile programs: every one gets a non-passing verdict, within its limits, leaving nothing behind."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+
+from codegym.execution import ExecutionRequest, Limits, Outcome, SandboxExecutor
+
+from .hostile import HOST_MARKER, PACKAGE_INIT, SECRET_ENV, SECRET_VALUE, Hostile, programs, sandbox_processes
+
+LIMITS = Limits(timeout_s=1.0, memory_mb=256, file_size_mb=16, max_processes=16)
+TMP_MARKER = f"/tmp/codegym-hostile-{uuid.uuid4().hex}"
+PROGRAMS = programs(TMP_MARKER)
+IS_ROOT = os.geteuid() == 0
+
+
+def _run_all(isolation: str) -> dict:
+    """Run every applicable hostile program in one batch; return results and what was left behind."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(SECRET_ENV, SECRET_VALUE)
+        ex = SandboxExecutor(workers=2, limits=LIMITS, cache_size=0, isolation=isolation)
+    namespaces = "namespaces" in ex.isolation
+    chosen = [
+        p
+        for p in PROGRAMS
+        if (namespaces or not p.namespace_only)
+        and (IS_ROOT or not p.needs_root)
+        and (namespaces or IS_ROOT or not p.name.startswith("kill"))
+    ]
+    reqs = [
+        ExecutionRequest(code=p.code, tests=p.tests, setup=p.setup, entry_point=p.entry_point) for p in chosen
+    ]
+    start = time.monotonic()
+    results = ex.run_batch(reqs)
+    elapsed = time.monotonic() - start
+    leftovers = sandbox_processes(ex.sandbox_uids) if ex.sandbox_uids else []
+    after = ex.run("def f(x):\n    return x + 1", ["assert f(1) == 2"])
+    ex.close()
+    return {
+        "results": dict(zip([p.name for p in chosen], results, strict=True)),
+        "programs": {p.name: p for p in chosen},
+        "elapsed": elapsed,
+        "leftovers": leftovers,
+        "after": after,
+        "namespaces": namespaces,
+        "stats": ex.stats.as_dict(),
+    }
+
+
+@pytest.fixture(scope="module")
+def ns_run() -> dict:
+    return _run_all("auto")
+
+
+@pytest.fixture(scope="module")
+def process_run() -> dict:
+    return _run_all("process")
+
+
+def test_at_least_30_hostile_programs() -> None:
+    assert len(PROGRAMS) >= 30
+
+
+@pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_hostile_program_does_not_pass(ns_run: dict, prog: Hostile) -> None:
+    if prog.name not in ns_run["results"]:
+        pytest.skip("not applicable to this isolation mode")
+    r = ns_run["results"][prog.name]
+    assert r.status is not Outcome.PASSED, r
+    assert not r.passed
+    assert r.status is not Outcome.INFRA, r.message
+    if prog.outcomes:
+        assert r.status.value in prog.outcomes, (r.status, r.message, r.tests)
+    assert r.duration_s <= prog.max_seconds, r.duration_s
+
+
+def test_nothing_left_behind_and_engine_alive(ns_run: dict) -> None:
+    assert ns_run["leftovers"] == [], "processes of the sandbox uid are still running"
+    assert ns_run["after"].passed, ns_run["after"]
+    assert not os.path.exists(HOST_MARKER)
+    assert not os.path.exists(TMP_MARKER)
+    assert os.path.exists(PACKAGE_INIT)
+
+
+def test_flood_output_is_capped(ns_run: dict) -> None:
+    for name in ("stdout_flood", "stderr_flood_fd"):
+        r = ns_run["results"][name]
+        assert len(r.stdout.encode()) <= LIMITS.output_bytes
+        assert len(r.stderr.encode()) <= LIMITS.output_bytes + 4096  # plus the harness's own traceback
+    assert len(ns_run["results"]["stdout_flood"].stdout) > 0
+
+
+def test_verdict_channel_tampering_is_reported(ns_run: dict) -> None:
+    r = ns_run["results"]["close_verdict_channel"]
+    assert r.status is Outcome.CRASHED
+
+
+def test_builtins_patching_is_reported(ns_run: dict) -> None:
+    r = ns_run["results"]["patch_builtins_abs"]
+    assert r.tests[0].outcome is not Outcome.PASSED
+
+
+def test_secret_not_visible(ns_run: dict) -> None:
+    r = ns_run["results"]["read_env_secret"]
+    assert r.tests[0].outcome is Outcome.FAILED
+
+
+def test_timeouts_are_enforced_from_outside(ns_run: dict) -> None:
+    for name in ("loop_catching_base_exception", "ignores_signals", "long_c_call", "stop_itself"):
+        r = ns_run["results"][name]
+        assert r.status is Outcome.TIMEOUT, (name, r)
+        assert r.duration_s < LIMITS.timeout_s * 4 + 2
+
+
+def test_no_state_carries_over_between_candidates() -> None:
+    with SandboxExecutor(workers=1, limits=LIMITS, cache_size=0) as ex:
+        code = PROGRAMS_BY_NAME["write_host_tmp_then_read_later"].code
+        first = ex.run(code, ["assert f(1) == 2"])
+        second = ex.run(code + "\n# again", ["assert f(1) == 2"])
+    assert not first.passed and not second.passed
+    assert not os.path.exists(TMP_MARKER)
+
+
+PROGRAMS_BY_NAME = {p.name: p for p in PROGRAMS}
+
+
+@pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_hostile_program_process_isolation(process_run: dict, prog: Hostile) -> None:
+    if prog.name not in process_run["results"]:
+        pytest.skip("the attack works by design without namespaces (documented)")
+    r = process_run["results"][prog.name]
+    assert r.status is not Outcome.PASSED, r
+    assert r.status is not Outcome.INFRA, r.message
+    assert r.duration_s <= prog.max_seconds, r.duration_s
+
+
+def test_process_isolation_leaves_nothing(process_run: dict) -> None:
+    assert process_run["leftovers"] == []
+    assert process_run["after"].passed
+    assert not os.path.exists(TMP_MARKER)
+    assert not os.path.exists(HOST_MARKER)
+
+
+def test_without_entry_point_equality_forgery_still_fails() -> None:
+    """run() without entry_point: comparisons stay strict, every candidate call is sanitized."""
+    reqs = [
+        ExecutionRequest(code=PROGRAMS_BY_NAME[name].code, tests=PROGRAMS_BY_NAME[name].tests)
+        for name in ("always_equal_object", "int_subclass_equal", "arithmetic_forgery", "bool_forgery_nested")
+    ]
+    with SandboxExecutor(workers=2, limits=LIMITS, cache_size=0) as ex:
+        results = ex.run_batch(reqs)
+    assert all(not r.passed and r.status is not Outcome.INFRA for r in results), results
