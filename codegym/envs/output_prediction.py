@@ -406,6 +406,13 @@ class CodeOutputPredictionEnv(gym.Env[Any, str]):
         self.charset: frozenset[str] = CHARSET | extra
         text_space = spaces.Text(max_length=max_observation_chars, min_length=0, charset=self.charset)
         if observation == "dict":
+            for item in self.items:
+                if item.family not in _FAMILY_NAMES or item.difficulty not in (1, 2, 3):
+                    raise ValueError(
+                        f"item {item.item_id} has family {item.family!r} and difficulty {item.difficulty!r}; "
+                        f"the 'dict' observation encodes only the families {_FAMILY_NAMES} and difficulty "
+                        "1 to 3: use observation='question' or 'program'"
+                    )
             self.observation_space: spaces.Space[Any] = spaces.Dict(
                 {
                     "program": text_space,
@@ -490,17 +497,11 @@ class CodeOutputPredictionEnv(gym.Env[Any, str]):
         item = self.items[i]
         if self.observation_mode != "dict":
             return self._texts[i]
-        family = item.family if item.family in _FAMILY_NAMES else None
-        if family is None:
-            raise ValueError(
-                f"item {item.item_id} has family {item.family!r}, which the 'dict' observation cannot "
-                f"encode (known: {_FAMILY_NAMES}); use observation='question' or 'program'"
-            )
         return {
             "program": item.program,
             "input": item.input,
             "language": LANGUAGES.index(item.language),
-            "family": _FAMILY_NAMES.index(family),
+            "family": _FAMILY_NAMES.index(item.family),
             "difficulty": int(item.difficulty),
         }
 

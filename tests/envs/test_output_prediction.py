@@ -163,6 +163,11 @@ def test_generator_options_reach_the_config(tmp_path: Path) -> None:
         ({"items": [HAND], "reward": 3}, TypeError, "preset name"),
         ({"items": [HAND], "max_observation_chars": 10}, ValueError, "max_observation_chars"),
         ({"items": [HAND], "cache": 1}, TypeError, "cache"),
+        (
+            {"items": [dataclasses.replace(HAND, family="mine")], "observation": "dict"},
+            ValueError,
+            "'dict' observation encodes only",
+        ),
     ],
 )
 def test_bad_arguments_name_the_problem(kwargs: dict, error: type[Exception], match: str) -> None:
