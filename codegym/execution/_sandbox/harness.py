@@ -70,6 +70,16 @@ _FORGEABLE = (
     "__ror__",
     "__xor__",
     "__rxor__",
+    # For subclasses of builtin types: hooks that change what builtin operations see.
+    "__len__",
+    "__bool__",
+    "__iter__",
+    "__getitem__",
+    "__hash__",
+    "__index__",
+    "__int__",
+    "__float__",
+    "__complex__",
 )
 _FAIL = object()
 STRICT, POISON, SOFT = 0, 1, 2
@@ -210,7 +220,10 @@ def normalize(x, mode: int, depth: int = 0):
         return t(items) if changed else x
     if _isinstance(x, _BUILTIN_BASES):
         base = _to_builtin(x, t)
-        return normalize(base, mode, depth + 1)
+        inner = normalize(base, mode, depth + 1)
+        if inner is base and not _python_operators(t):
+            return x  # a subclass that changes no operator (a namedtuple...) holding plain values: keep it
+        return inner
     if t.__flags__ & _HEAPTYPE == 0 or not _python_operators(t):
         return x  # C-implemented type (numpy, deque, range...) or no Python-level operators
     if _isinstance(x, _Number):

@@ -1,0 +1,363 @@
+"""The execution engine's API and semantics on well-behaved programs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from codegym.execution import (
+    ExecutionRequest,
+    ExecutionResult,
+    Limits,
+    Outcome,
+    SandboxExecutor,
+    available_languages,
+    get_default_executor,
+)
+from codegym.tasks.base import Task
+
+ADD = "def add(a, b):\n    return a + b\n"
+
+
+@pytest.fixture(scope="module")
+def ex():
+    with SandboxExecutor(workers=2, limits=Limits(timeout_s=3.0)) as executor:
+        yield executor
+
+
+def test_correct_code_passes(ex: SandboxExecutor) -> None:
+    r = ex.run(ADD, ["assert add(1, 2) == 3", "assert add('a', 'b') == 'ab'"])
+    assert isinstance(r, ExecutionResult)
+    assert r.status is Outcome.PASSED and r.passed and r.compiled
+    assert [t.outcome for t in r.tests] == [Outcome.PASSED, Outcome.PASSED]
+    assert [t.index for t in r.tests] == [0, 1]
+    assert all(t.duration_s >= 0 for t in r.tests)
+    assert r.pass_fraction == 1.0 and not r.cached
+
+
+def test_per_test_verdicts_keep_going_after_failures(ex: SandboxExecutor) -> None:
+    r = ex.run(ADD, ["assert add(1, 1) == 3", "assert add(1) == 1", "assert add(2, 2) == 4", "assert nope"])
+    outcomes = [t.outcome for t in r.tests]
+    assert outcomes == [Outcome.FAILED, Outcome.ERROR, Outcome.PASSED, Outcome.ERROR]
+    assert r.status is Outcome.FAILED
+    assert r.tests[0].exception == "AssertionError"
+    assert r.tests[1].exception == "TypeError" and "missing 1 required" in r.tests[1].message
+    assert r.tests[3].exception == "NameError"
+    assert r.num_passed == 1 and r.pass_fraction == 0.25
+
+
+def test_assert_message_is_reported(ex: SandboxExecutor) -> None:
+    r = ex.run(ADD, ["assert add(1, 1) == 3, 'one plus one'"])
+    assert r.tests[0].outcome is Outcome.FAILED and r.tests[0].message == "one plus one"
+
+
+def test_durations_are_measured(ex: SandboxExecutor) -> None:
+    r = ex.run(
+        "import time\ndef nap(s):\n    time.sleep(s)\n    return s",
+        ["assert nap(0.3) == 0.3", "assert nap(0) == 0"],
+    )
+    assert r.passed
+    assert 0.25 <= r.tests[0].duration_s < 2.5
+    assert r.tests[1].duration_s < 0.25
+    assert r.duration_s >= r.tests[0].duration_s
+
+
+def test_syntax_error(ex: SandboxExecutor) -> None:
+    r = ex.run("def f(:\n    pass", ["assert f() is None", "assert True"])
+    assert r.status is Outcome.SYNTAX_ERROR and not r.compiled
+    assert [t.outcome for t in r.tests] == [Outcome.NOT_RUN, Outcome.NOT_RUN]
+    assert "line 1" in r.message
+
+
+def test_error_at_definition_time(ex: SandboxExecutor) -> None:
+    r = ex.run("raise ValueError('boom')\ndef f(): return 1", ["assert f() == 1"])
+    assert r.status is Outcome.ERROR
+    assert "ValueError" in r.message and "boom" in r.message
+    assert r.tests[0].outcome is Outcome.NOT_RUN
+
+
+def test_per_test_timeout_then_not_run(ex: SandboxExecutor) -> None:
+    code = "import time\ndef f(x):\n    if x:\n        time.sleep(60)\n    return x"
+    start = time.monotonic()
+    r = ex.run(
+        code, ["assert f(0) == 0", "assert f(1) == 1", "assert f(0) == 0"], limits=Limits(timeout_s=0.5)
+    )
+    assert time.monotonic() - start < 10
+    assert [t.outcome for t in r.tests] == [Outcome.PASSED, Outcome.TIMEOUT, Outcome.NOT_RUN]
+    assert r.status is Outcome.TIMEOUT
+
+
+def test_total_timeout(ex: SandboxExecutor) -> None:
+    code = "import time\ndef f():\n    time.sleep(0.4)\n    return 1"
+    r = ex.run(code, ["assert f() == 1"] * 5, limits=Limits(timeout_s=2.0, total_timeout_s=1.0))
+    outcomes = [t.outcome for t in r.tests]
+    assert outcomes[0] is Outcome.PASSED
+    assert Outcome.TIMEOUT in outcomes and outcomes[-1] is Outcome.NOT_RUN
+
+
+def test_memory_limit(ex: SandboxExecutor) -> None:
+    r = ex.run(
+        "def f():\n    return len(bytearray(512 * 1024 * 1024))",
+        ["assert f() > 0"],
+        limits=Limits(memory_mb=128),
+    )
+    assert r.tests[0].outcome is Outcome.MEMORY
+    ok = ex.run(
+        "def f():\n    return len(bytearray(32 * 1024 * 1024))",
+        ["assert f() > 0"],
+        limits=Limits(memory_mb=128),
+    )
+    assert ok.passed
+
+
+def test_setup_runs_first_in_the_same_namespace(ex: SandboxExecutor) -> None:
+    r = ex.run(
+        "def f(x):\n    return math.floor(x) + OFFSET",
+        ["assert f(2.5) == 12"],
+        setup="import math\nOFFSET = 10",
+    )
+    assert r.passed
+
+
+def test_broken_setup_is_infra(ex: SandboxExecutor) -> None:
+    r = ex.run(ADD, ["assert add(1, 2) == 3"], setup="import this_module_does_not_exist")
+    assert r.status is Outcome.INFRA and "set-up" in r.message
+    r = ex.run(ADD, ["assert add(1, 2) == 3"], setup="def (:")
+    assert r.status is Outcome.INFRA
+
+
+def test_broken_test_is_infra_not_a_verdict(ex: SandboxExecutor) -> None:
+    r = ex.run(ADD, ["assert add(1, 2) == 3", "assert add(1, 2 == 3"])
+    assert r.tests[0].passed and r.tests[1].outcome is Outcome.INFRA
+
+
+def test_stdout_and_stderr_are_captured_and_capped(ex: SandboxExecutor) -> None:
+    code = "import sys\nprint('hello')\nprint('é' * 3, file=sys.stderr)\ndef f():\n    print('x' * 100000)\n    return 1"
+    r = ex.run(code, ["assert f() == 1"], limits=Limits(output_bytes=1000))
+    assert r.passed
+    assert r.stdout.startswith("hello\n") and len(r.stdout.encode()) <= 1000
+    assert r.stderr == "ééé\n"
+
+
+def test_no_tests(ex: SandboxExecutor) -> None:
+    r = ex.run("print(1 + 1)", [])
+    assert r.status is Outcome.PASSED and r.tests == () and not r.passed
+    assert r.stdout == "2\n"
+
+
+def test_cache_hit_and_miss(ex: SandboxExecutor) -> None:
+    code = ADD + "# cache test\n"
+    before = ex.stats.as_dict()
+    first = ex.run(code, ["assert add(2, 3) == 5"])
+    second = ex.run(code, ["assert add(2, 3) == 5"])
+    third = ex.run(code, ["assert add(2, 3) == 5"], limits=Limits(timeout_s=2.5))
+    after = ex.stats.as_dict()
+    assert not first.cached and second.cached and not third.cached
+    assert second.status is first.status and second.tests == first.tests
+    assert after["cache_hits"] == before["cache_hits"] + 1
+    assert after["executions"] == before["executions"] + 2
+
+
+def test_cache_disabled() -> None:
+    with SandboxExecutor(workers=1, cache_size=0) as ex1:
+        a = ex1.run(ADD, ["assert add(1, 2) == 3"])
+        b = ex1.run(ADD, ["assert add(1, 2) == 3"])
+        assert not a.cached and not b.cached and ex1.stats.executions == 2
+
+
+def test_batch_preserves_order_and_dedupes(ex: SandboxExecutor) -> None:
+    reqs = []
+    for i in range(24):
+        body = f"def f():\n    return {i}\n" if i % 3 else "def f(:\n"
+        reqs.append(ExecutionRequest(code=body, tests=[f"assert f() == {i}"]))
+    reqs.append(reqs[1])  # a duplicate inside the batch
+    results = ex.run_batch(reqs, progress=False)
+    assert len(results) == len(reqs)
+    for i, r in enumerate(results[:24]):
+        assert r.status is (Outcome.SYNTAX_ERROR if i % 3 == 0 else Outcome.PASSED), (i, r)
+    assert results[24].passed and results[24].cached
+
+
+def test_batch_with_progress_bar(ex: SandboxExecutor, capsys: pytest.CaptureFixture) -> None:
+    reqs = [ExecutionRequest(code=f"x = {i}", tests=[f"assert x == {i}"]) for i in range(5)]
+    assert all(r.passed for r in ex.run_batch(reqs, progress=True))
+
+
+def test_run_task_uses_setup_and_hidden_tests(ex: SandboxExecutor) -> None:
+    task = Task(
+        task_id="Demo/1",
+        prompt="Write double(x).",
+        entry_point="double",
+        tests=("assert double(2) == helper(4)",),
+        visible_tests=("assert double(1) == 2",),
+        test_setup="def helper(v):\n    return v",
+    )
+    assert ex.run_task(task, "def double(x):\n    return 2 * x").passed
+    assert not ex.run_task(task, "def double(x):\n    return 2").passed
+
+
+def test_humaneval_style_check(ex: SandboxExecutor) -> None:
+    test = "def check(candidate):\n    assert candidate([1, 2]) == 3\n    assert abs(candidate([0.5]) - 0.5) < 1e-9\n"
+    r = ex.run("def total(xs):\n    return sum(xs)", [test + "check(total)"], entry_point="total")
+    assert r.passed
+    r = ex.run("def total(xs):\n    return 3", [test + "check(total)"], entry_point="total")
+    assert r.status is Outcome.FAILED
+
+
+def test_legitimate_non_builtin_results_still_compare(ex: SandboxExecutor) -> None:
+    code = (
+        "from collections import OrderedDict, Counter, namedtuple, defaultdict, deque\n"
+        "from fractions import Fraction\nfrom decimal import Decimal\nP = namedtuple('P', 'x y')\n"
+        "def od(): return OrderedDict(a=1)\ndef cnt(): return Counter('aab')\ndef nt(): return P(1, 2)\n"
+        "def frac(): return Fraction(1, 2)\ndef dec(): return Decimal('1.5')\ndef keys(): return {1: 2}.keys()\n"
+        "def dd():\n    d = defaultdict(list)\n    d['a'].append(1)\n    return d\ndef dq(): return deque([1])\n"
+        "def boolean(): return True\ndef nested(): return [(1, 'a'), {'k': [1.0, None]}]\n"
+    )
+    tests = [
+        "assert od() == {'a': 1}",
+        "assert cnt() == {'a': 2, 'b': 1}",
+        "assert nt() == (1, 2) and nt().x == 1 or nt() == (1, 2)",
+        "assert frac() == 0.5",
+        "assert dec() == 1.5",
+        "assert keys() == {1}",
+        "assert dd() == {'a': [1]}",
+        "assert dq() == deque([1]) and dq() != [1]",
+        "assert boolean() == 1 and boolean() is True",
+        "assert nested() == [(1, 'a'), {'k': [1, None]}]",
+        "assert 1 in keys() and 2 not in keys()",
+    ]
+    r = ex.run(code, tests)
+    assert r.passed, [(t.index, t.outcome, t.message) for t in r.tests if not t.passed]
+
+
+def test_numpy_results_compare(ex: SandboxExecutor) -> None:
+    pytest.importorskip("numpy")
+    code = "import numpy as np\ndef f():\n    return np.int64(3)\ndef g():\n    return np.array([1, 2])\n"
+    r = ex.run(code, ["assert f() == 3", "assert (g() == [1, 2]).all()", "assert f() != 4"])
+    assert r.passed, r.tests
+
+
+def test_unknown_language_and_bad_input(ex: SandboxExecutor) -> None:
+    assert "python" in available_languages()
+    with pytest.raises(ValueError, match="cobol"):
+        ex.run("x", ["assert True"], language="cobol")
+    with pytest.raises(TypeError, match="sequence of str"):
+        ex.run("x = 1", "assert x == 1")
+    with pytest.raises(TypeError):
+        ex.run_batch(["not a request"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="timeout_s"):
+        ex.run("x = 1", ["assert x"], limits=Limits(timeout_s=0))
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"timeout_s": -1}, "timeout_s"),
+        ({"total_timeout_s": 0}, "total_timeout_s"),
+        ({"memory_mb": 1}, "memory_mb"),
+        ({"cpu_s": 0}, "cpu_s"),
+        ({"file_size_mb": -1}, "file_size_mb"),
+        ({"max_processes": 0}, "max_processes"),
+        ({"output_bytes": -5}, "output_bytes"),
+    ],
+)
+def test_limits_validation(kwargs: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        Limits(**kwargs).validate()
+    with pytest.raises(ValueError, match=field):
+        SandboxExecutor(workers=1, limits=Limits(**kwargs))
+
+
+def test_executor_argument_validation() -> None:
+    with pytest.raises(ValueError, match="isolation"):
+        SandboxExecutor(isolation="docker")
+    with pytest.raises(ValueError, match="workers"):
+        SandboxExecutor(workers=0)
+    with pytest.raises(ValueError, match="cache_size"):
+        SandboxExecutor(cache_size=-1)
+
+
+def test_isolation_is_reported(ex: SandboxExecutor) -> None:
+    text = ex.isolation
+    assert "rlimits" in text
+    if "namespaces" in text:
+        assert "no network" in text
+
+
+def test_worker_restart_after_worker_death() -> None:
+    with SandboxExecutor(workers=1, cache_size=0) as ex1:
+        assert ex1.run(ADD, ["assert add(1, 2) == 3"]).passed
+        pids = ex1.worker_pids()
+        results = []
+        t = threading.Thread(
+            target=lambda: results.append(
+                ex1.run("import time\ntime.sleep(30)\ndef f(): return 1", ["assert f() == 1"])
+            )
+        )
+        t.start()
+        time.sleep(1.0)
+        os.kill(pids[0], signal.SIGKILL)  # the worker (its whole namespace) dies mid-candidate
+        t.join(30)
+        assert results and results[0].status is Outcome.CRASHED, results
+        assert "worker" in results[0].message
+        again = ex1.run(ADD, ["assert add(2, 2) == 4"])
+        assert again.passed
+        assert ex1.stats.worker_restarts == 1
+        assert ex1.worker_pids() != pids
+
+
+def test_batch_completes_when_a_worker_dies() -> None:
+    with SandboxExecutor(workers=2, cache_size=0) as ex1:
+        ex1.run("x = 1", [])
+        victim = ex1.worker_pids()[0]
+        reqs = [
+            ExecutionRequest(code=f"import time\ntime.sleep(0.2)\nx = {i}", tests=[f"assert x == {i}"])
+            for i in range(12)
+        ]
+        killer = threading.Timer(0.5, lambda: os.kill(victim, signal.SIGKILL))
+        killer.start()
+        results = ex1.run_batch(reqs)
+        killer.join()
+        assert len(results) == 12
+        crashed = [r for r in results if r.status is Outcome.CRASHED]
+        assert len(crashed) <= 1
+        assert sum(r.passed for r in results) >= 11
+        assert all(r.status in (Outcome.PASSED, Outcome.CRASHED) for r in results)
+
+
+def test_close_is_idempotent_and_restartable() -> None:
+    ex1 = SandboxExecutor(workers=1)
+    assert ex1.run(ADD, ["assert add(1, 2) == 3"]).passed
+    ex1.close()
+    ex1.close()
+    assert ex1.worker_pids() == []
+    assert ex1.run(ADD, ["assert add(3, 2) == 5"]).passed
+    ex1.close()
+
+
+def test_default_executor_is_shared() -> None:
+    a = get_default_executor()
+    assert a is get_default_executor()
+    assert a.run(ADD, ["assert add(1, 2) == 3"]).passed
+
+
+def test_process_isolation_mode_runs_code() -> None:
+    with SandboxExecutor(workers=1, isolation="process") as ex1:
+        assert "process isolation" in ex1.isolation
+        r = ex1.run(ADD + "import math\n", ["assert add(1, 2) == 3", "assert math.sqrt(4) == 2"])
+        assert r.passed, r
+
+
+def test_environment_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_API_KEY", "do-not-leak")
+    monkeypatch.setenv("HF_TOKEN", "do-not-leak")
+    with SandboxExecutor(workers=1) as ex1:
+        r = ex1.run(
+            "import os\nenv = dict(os.environ)",
+            ["assert 'do-not-leak' not in str(env)", "assert env['OMP_NUM_THREADS'] == '1'"],
+        )
+    assert r.passed, r
