@@ -124,7 +124,8 @@ def programs(tmp_marker: str) -> list[Hostile]:
         ),
         Hostile(
             "grandchild_holds_pipes",
-            "import os, time\nif os.fork() == 0:\n    time.sleep(300)\n    os._exit(0)\ndef f(x): return None",
+            "import os, time\nif os.fork() == 0:\n    time.sleep(300)\n    os._exit(0)\n"
+            "def f(x): return None",
             outcomes=frozenset({"failed"}),
             max_seconds=5.0,
         ),
@@ -196,7 +197,8 @@ def programs(tmp_marker: str) -> list[Hostile]:
         Hostile(
             "thread_exits_process_later",
             "import threading, os, time\ndef killer():\n    time.sleep(0.05)\n    os._exit(0)\n"
-            "threading.Thread(target=killer, daemon=True).start()\ndef f(x):\n    time.sleep(1)\n    return x + 1",
+            "threading.Thread(target=killer, daemon=True).start()\n"
+            "def f(x):\n    time.sleep(1)\n    return x + 1",
             outcomes=frozenset({"crashed"}),
         ),
         Hostile("sys_exit_before_tests", "import sys\nsys.exit(0)\ndef f(x): return x + 1"),

@@ -132,12 +132,19 @@ class _Pass:
                 if new is not value:
                     setattr(node, field, new)
         if t is ast.Compare:
-            if len(node.ops) == 1 and type(node.ops[0]) in _OPS:
-                func = _located(ast.Name(id=self.cmp_name, ctx=ast.Load()), node)
-                op = _located(ast.Constant(value=_OPS[type(node.ops[0])]), node)
-                return _located(
-                    ast.Call(func=func, args=[op, node.left, node.comparators[0]], keywords=[]), node
-                )
+            if len(node.ops) == 1:
+                if type(node.ops[0]) in _OPS:
+                    return self._compare(node.ops[0], node.left, node.comparators[0], node)
+            elif any(type(o) in _OPS for o in node.ops) and all(
+                type(c) in (ast.Constant, ast.Name) for c in node.comparators[:-1]
+            ):
+                # a == b == c with side-effect-free middle operands: (a == b) and (b == c).
+                lefts = [node.left, *node.comparators[:-1]]
+                parts = [
+                    self._compare(o, lhs, rhs, node)
+                    for o, lhs, rhs in zip(node.ops, lefts, node.comparators, strict=True)
+                ]
+                return _located(ast.BoolOp(op=ast.And(), values=parts), node)
         elif t is ast.Call:
             f = node.func
             if type(f) is ast.Name and f.id not in BUILTIN_NAMES:
@@ -149,6 +156,13 @@ class _Pass:
         elif t in _BINDERS:
             _collect_binding(node, self.bound)
         return node
+
+    def _compare(self, op: ast.cmpop, left: ast.expr, right: ast.expr, where: ast.AST) -> ast.expr:
+        if type(op) not in _OPS:
+            return _located(ast.Compare(left=left, ops=[op], comparators=[right]), where)
+        func = _located(ast.Name(id=self.cmp_name, ctx=ast.Load()), where)
+        code = _located(ast.Constant(value=_OPS[type(op)]), where)
+        return _located(ast.Call(func=func, args=[code, left, right], keywords=[]), where)
 
 
 def rewrite_test(
