@@ -233,7 +233,8 @@ def programs(tmp_marker: str) -> list[Hostile]:
         ),
         Hostile(
             "rebind_setup_name",
-            "class M:\n    def isclose(self, *a, **k):\n        return True\nmath = M()\ndef f(x): return 100.0",
+            "class M:\n    def isclose(self, *a, **k):\n"
+            "        return True\nmath = M()\ndef f(x): return 100.0",
             tests=("assert math.isclose(f(1), 2.0)",),
             setup="import math",
         ),
@@ -250,19 +251,22 @@ def programs(tmp_marker: str) -> list[Hostile]:
         ),
         Hostile(
             "int_subclass_equal",
-            "class I(int):\n    def __eq__(self, other): return True\n    def __ne__(self, other): return False\n"
+            "class I(int):\n    def __eq__(self, other): return True\n"
+            "    def __ne__(self, other): return False\n"
             "    __hash__ = int.__hash__\ndef f(x): return I(0)",
         ),
         Hostile(
             "str_and_list_subclass_equal",
-            "class S(str):\n    def __eq__(self, o): return True\nclass L(list):\n    def __eq__(self, o): return True\n"
+            "class S(str):\n    def __eq__(self, o): return True\n"
+            "class L(list):\n    def __eq__(self, o): return True\n"
             "    def __len__(self): return 3\ndef f(x): return S('no') if x == 1 else L()",
             tests=("assert f(1) == 'yes'", "assert len(f(2)) == 3 and f(2) == [1, 2, 3]"),
         ),
         Hostile(
             "arithmetic_forgery",
             "class Z:\n    def __sub__(self, o): return 0\n    def __rsub__(self, o): return 0\n"
-            "    def __abs__(self): return 0\n    def __lt__(self, o): return True\n    def __eq__(self, o): return True\n"
+            "    def __abs__(self): return 0\n    def __lt__(self, o): return True\n"
+            "    def __eq__(self, o): return True\n"
             "def f(x): return Z()",
             tests=("assert abs(f(1) - 2.0) < 1e-6", "assert f(1) - 2 < 1e-6"),
         ),
@@ -279,7 +283,8 @@ def programs(tmp_marker: str) -> list[Hostile]:
         ),
         Hostile(
             "settrace_skip_asserts",
-            "import sys\ndef tracer(frame, event, arg):\n    return tracer\nsys.settrace(tracer)\ndef f(x): return None",
+            "import sys\ndef tracer(frame, event, arg):\n"
+            "    return tracer\nsys.settrace(tracer)\ndef f(x): return None",
         ),
         Hostile(
             "read_env_secret",
@@ -295,12 +300,14 @@ def programs(tmp_marker: str) -> list[Hostile]:
         ),
         Hostile(
             "read_root_home",
-            "import os\nok = bool(os.listdir('/root/.ssh') or True) if os.path.isdir('/root/.ssh') else False\n"
+            "import os\n"
+            "ok = bool(os.listdir('/root/.ssh') or True) if os.path.isdir('/root/.ssh') else False\n"
             "names = os.listdir('/root')\ndef f(x): return x + 1 if len(names) > 1 else None",
         ),
         Hostile(
             "huge_file_write",
-            "with open('big.bin', 'wb') as fh:\n    fh.write(b'0' * (200 * 1024 * 1024))\ndef f(x): return x + 1",
+            "with open('big.bin', 'wb') as fh:\n"
+            "    fh.write(b'0' * (200 * 1024 * 1024))\ndef f(x): return x + 1",
             outcomes=frozenset({"error", "memory"}),
         ),
         Hostile(
@@ -322,7 +329,8 @@ def programs(tmp_marker: str) -> list[Hostile]:
         Hostile(
             "hostile_exception_str",
             "class E(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\n"
-            "class Msg:\n    def __str__(self):\n        raise RuntimeError('no')\ndef f(x):\n    raise E(Msg())",
+            "class Msg:\n    def __str__(self):\n"
+            "        raise RuntimeError('no')\ndef f(x):\n    raise E(Msg())",
             outcomes=frozenset({"error"}),
         ),
         Hostile(

@@ -123,7 +123,10 @@ def test_rewrite_comparisons_calls_and_builtins() -> None:
 
 
 def test_rewrite_leaves_test_bound_names_alone() -> None:
-    src = "def check(candidate):\n    assert candidate(1) == 1\ndef len(x):\n    return 0\ncheck(f)\nassert len([1]) == 0"
+    src = (
+        "def check(candidate):\n    assert candidate(1) == 1\n"
+        "def len(x):\n    return 0\ncheck(f)\nassert len([1]) == 0"
+    )
     out = _rewrite(src)
     assert "RET(candidate(1))" in out
     assert "check(f)" in out and "RET(check" not in out

@@ -136,7 +136,10 @@ def test_broken_test_is_infra_not_a_verdict(ex: SandboxExecutor) -> None:
 
 
 def test_stdout_and_stderr_are_captured_and_capped(ex: SandboxExecutor) -> None:
-    code = "import sys\nprint('hello')\nprint('é' * 3, file=sys.stderr)\ndef f():\n    print('x' * 100000)\n    return 1"
+    code = (
+        "import sys\nprint('hello')\nprint('é' * 3, file=sys.stderr)\n"
+        "def f():\n    print('x' * 100000)\n    return 1"
+    )
     r = ex.run(code, ["assert f() == 1"], limits=Limits(output_bytes=1000))
     assert r.passed
     assert r.stdout.startswith("hello\n") and len(r.stdout.encode()) <= 1000
@@ -201,7 +204,10 @@ def test_run_task_uses_setup_and_hidden_tests(ex: SandboxExecutor) -> None:
 
 
 def test_humaneval_style_check(ex: SandboxExecutor) -> None:
-    test = "def check(candidate):\n    assert candidate([1, 2]) == 3\n    assert abs(candidate([0.5]) - 0.5) < 1e-9\n"
+    test = (
+        "def check(candidate):\n    assert candidate([1, 2]) == 3\n"
+        "    assert abs(candidate([0.5]) - 0.5) < 1e-9\n"
+    )
     r = ex.run("def total(xs):\n    return sum(xs)", [test + "check(total)"], entry_point="total")
     assert r.passed
     r = ex.run("def total(xs):\n    return 3", [test + "check(total)"], entry_point="total")
@@ -213,8 +219,10 @@ def test_legitimate_non_builtin_results_still_compare(ex: SandboxExecutor) -> No
         "from collections import OrderedDict, Counter, namedtuple, defaultdict, deque\n"
         "from fractions import Fraction\nfrom decimal import Decimal\nP = namedtuple('P', 'x y')\n"
         "def od(): return OrderedDict(a=1)\ndef cnt(): return Counter('aab')\ndef nt(): return P(1, 2)\n"
-        "def frac(): return Fraction(1, 2)\ndef dec(): return Decimal('1.5')\ndef keys(): return {1: 2}.keys()\n"
-        "def dd():\n    d = defaultdict(list)\n    d['a'].append(1)\n    return d\ndef dq(): return deque([1])\n"
+        "def frac(): return Fraction(1, 2)\n"
+        "def dec(): return Decimal('1.5')\ndef keys(): return {1: 2}.keys()\n"
+        "def dd():\n    d = defaultdict(list)\n    d['a'].append(1)\n"
+        "    return d\ndef dq(): return deque([1])\n"
         "def boolean(): return True\ndef nested(): return [(1, 'a'), {'k': [1.0, None]}]\n"
     )
     tests = [
