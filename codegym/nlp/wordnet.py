@@ -60,6 +60,7 @@ def install_wordnet(
 
     Raises:
         FileNotFoundError: ``source`` lacks a required file; the message says how to install it.
+
     """
     src = Path(source)
     missing = [name for name in _REQUIRED if not (src / name).is_file()]
@@ -93,6 +94,7 @@ def ensure_wordnet(nltk_data: str | os.PathLike[str] | None = None) -> Path:
 
     Returns:
         The ``corpora/wordnet`` folder in use.
+
     """
     import nltk
 
@@ -103,3 +105,28 @@ def ensure_wordnet(nltk_data: str | os.PathLike[str] | None = None) -> Path:
         return Path(nltk.data.find("corpora/wordnet"))
     except LookupError:
         return install_wordnet(nltk_data=dest)
+
+
+def get_wordnet():  # -> nltk.corpus.reader.wordnet.WordNetCorpusReader
+    """Return the NLTK WordNet reader, installed from Debian's files on first use (:func:`ensure_wordnet`).
+
+    Raises:
+        ImportError: nltk is not installed (``pip install codegym[nlp]``).
+        FileNotFoundError: WordNet is neither in NLTK's data path nor in ``/usr/share/wordnet``.
+
+    """
+    global _WORDNET
+    if _WORDNET is None:
+        try:
+            import nltk  # noqa: F401
+        except ImportError as exc:
+            raise ImportError("WordNet needs nltk: pip install 'codegym[nlp]'") from exc
+        ensure_wordnet()
+        from nltk.corpus import wordnet
+
+        wordnet.ensure_loaded()
+        _WORDNET = wordnet
+    return _WORDNET
+
+
+_WORDNET = None
