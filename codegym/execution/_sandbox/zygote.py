@@ -518,7 +518,7 @@ class Worker:
             for i, t in enumerate(tests):
                 if t[0] != "passed":
                     status_out = t[0]
-                    message = f"test {i}: " + (f"{t[2]}: {t[3]}" if t[2] else t[3])
+                    message = f"test {i}: " + ": ".join(x for x in (t[2], t[3]) if x)
                     break
             if status_out == "passed" and (protocol_error or (not done and n == 0)):
                 status_out = death_outcome
