@@ -21,7 +21,7 @@ SB3's algorithms train on it directly::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -181,6 +181,84 @@ class PromptOptimizationVecEnv(VecEnv):
     def get_images(self) -> Sequence[np.ndarray | None]:
         """No images: the environments render text."""
         return [None for _ in self.envs]
+
+    def run_episodes(
+        self,
+        policy: Callable[[np.ndarray], np.ndarray],
+        task_ids: Sequence[str],
+        *,
+        seed: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Run one episode per task, ``num_envs`` at a time, with batched model calls; for evaluation.
+
+        Each slot takes the next task id when its episode ends. Per step, the policy is called once
+        for the observations of the active slots, and the code model once for all their prompts (a
+        second call evaluates the original prompts of slots that start a new task). The environments
+        are left mid-episode: call :meth:`reset` before training on them again.
+
+        Args:
+            policy: Maps a ``(k, obs_dim)`` batch of observations to ``k`` actions.
+            task_ids: The tasks, each run once (order is kept in the output).
+            seed: Seeds environment ``i`` with ``seed + i`` at its first episode (mutation randomness).
+
+        Returns:
+            One dict per task: the last step's ``info`` plus ``return`` (sum of rewards), ``steps``,
+            ``terminated`` and ``truncated``.
+
+        """
+        queue = list(enumerate(task_ids))
+        results: list[dict[str, Any] | None] = [None] * len(queue)
+        slots: dict[int, tuple[int, float]] = {}  # env index -> (result index, return so far)
+        obs = np.zeros((self.num_envs, *self.observation_space.shape), dtype=np.float32)
+
+        def start(indices: list[int]) -> None:
+            started = []
+            for i in indices:
+                if not queue:
+                    continue
+                k, task_id = queue.pop(0)
+                first_seed = None if seed is None or i in slots else seed + i
+                self.envs[i]._begin_reset(first_seed, {"task_id": task_id})
+                slots[i] = (k, 0.0)
+                started.append(i)
+            if started:
+                self._evaluate(started, prefetch=False)
+                for i in started:
+                    obs[i], _ = self.envs[i]._finish_reset()
+
+        start(list(range(self.num_envs)))
+        active = sorted(i for i in slots if results[slots[i][0]] is None)
+        while active:
+            actions = np.asarray(policy(obs[active])).reshape(len(active))
+            rewrites: dict[int, tuple[Any, list[int], list[tuple]]] = {}
+            for i, action in zip(active, actions, strict=True):
+                planned = self.envs[i]._plan_step(action)
+                if planned is not None:
+                    group = rewrites.setdefault(id(planned[0]), (planned[0], [], []))
+                    group[1].append(i)
+                    group[2].append(planned[1])
+            for op, idx, arglist in rewrites.values():
+                edited = mutate_batch(op, *(list(column) for column in zip(*arglist, strict=True)))
+                for i, (text, fallback) in zip(idx, edited, strict=True):
+                    self.envs[i]._set_description(text, fallback)
+            self._evaluate(active, prefetch=False)
+            finished = []
+            for i in active:
+                obs[i], reward, terminated, truncated, info = self.envs[i]._finish_step()
+                k, ret = slots[i]
+                slots[i] = (k, ret + reward)
+                if terminated or truncated:
+                    results[k] = {
+                        **info,
+                        "return": ret + reward,
+                        "steps": info["step"],
+                        "terminated": terminated,
+                        "truncated": truncated,
+                    }
+                    finished.append(i)
+            start(finished)
+            active = sorted(i for i in slots if results[slots[i][0]] is None)
+        return [r for r in results if r is not None]
 
     @property
     def evaluators(self) -> list[PromptEvaluator]:
