@@ -41,6 +41,7 @@ class SuiteResult:
     temperature: float
     mean_reward: float = 0.0
     per_task: dict[str, int] = field(default_factory=dict)
+    samples_file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -51,6 +52,7 @@ class SuiteResult:
             "num_samples": self.num_samples,
             "temperature": self.temperature,
             "mean_reward": self.mean_reward,
+            "samples_file": self.samples_file,
             "per_task_correct": self.per_task,
         }
 
@@ -151,6 +153,7 @@ def evaluate_tasks(
         temperature=temperature,
         mean_reward=sum(rewards) / max(1, len(rewards)),
         per_task=correct,
+        samples_file=str(samples_path) if samples_path is not None else None,
     )
 
 
