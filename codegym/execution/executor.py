@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -186,6 +187,7 @@ class _Worker:
         self.errlog = None
         self.hello: dict = {}
         self.starts = 0
+        self.inbuf = bytearray()
 
     @property
     def alive(self) -> bool:
@@ -193,6 +195,7 @@ class _Worker:
 
     def start(self) -> None:
         self.kill()
+        self.inbuf = bytearray()
         self.errlog = tempfile.TemporaryFile()
         self.starts += 1
         self.proc = subprocess.Popen(
@@ -247,26 +250,25 @@ class _Worker:
     def _recv(self, deadline: float) -> dict:
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        header = self._read_exact(fd, 4, deadline)
-        (n,) = _LEN.unpack(header)
-        return json.loads(self._read_exact(fd, n, deadline))
-
-    def _read_exact(self, fd: int, n: int, deadline: float) -> bytes:
-        chunks = []
-        while n:
+        buf = self.inbuf
+        while True:
+            if len(buf) >= 4:
+                (n,) = _LEN.unpack_from(buf)
+                if len(buf) >= 4 + n:
+                    frame = bytes(buf[4 : 4 + n])
+                    del buf[: 4 + n]
+                    return json.loads(frame)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise WorkerDied("the sandbox worker stopped answering")
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
-            chunk = os.read(fd, min(n, 1 << 20))
+            chunk = os.read(fd, 1 << 20)
             if not chunk:
                 code = self.proc.poll() if self.proc else None
                 raise WorkerDied(f"the sandbox worker died (exit status {code})")
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
+            buf += chunk
 
     def close(self, timeout: float = 2.0) -> None:
         proc = self.proc
@@ -322,8 +324,13 @@ class _Job:
         self.budget = 0.0
 
 
+@functools.lru_cache(maxsize=256)
+def _limits_items(limits: Limits) -> tuple:
+    return tuple(dataclasses.asdict(limits).items())
+
+
 def _limits_dict(limits: Limits) -> dict:
-    return dataclasses.asdict(limits)
+    return dict(_limits_items(limits))
 
 
 def _result_from_dict(d: dict, n_tests: int) -> ExecutionResult:

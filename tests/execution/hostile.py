@@ -308,7 +308,7 @@ def programs(tmp_marker: str) -> list[Hostile]:
             "huge_file_write",
             "with open('big.bin', 'wb') as fh:\n"
             "    fh.write(b'0' * (200 * 1024 * 1024))\ndef f(x): return x + 1",
-            outcomes=frozenset({"error", "memory"}),
+            outcomes=frozenset({"error", "memory", "timeout"}),  # timeout: writing 200 MB on a loaded machine
         ),
         Hostile(
             "fill_dev_shm",

@@ -86,6 +86,7 @@ STRICT, POISON, SOFT = 0, 1, 2
 _FunctionType = types.FunctionType
 _MethodType = types.MethodType
 _isinstance = isinstance
+_map = map
 _type = type
 _len = len
 _getattr = getattr
@@ -175,6 +176,8 @@ def normalize(x, mode: int, depth: int = 0):
     if depth > 200:
         raise RecursionError("value nested too deeply to compare")
     if t is _list or t is _tuple:
+        if _set(_map(_type, x)) <= _SCALARS:
+            return x  # the common case, checked in C
         out = None
         for i, e in enumerate(x):
             if _type(e) in _SCALARS:
@@ -190,6 +193,8 @@ def normalize(x, mode: int, depth: int = 0):
             return x
         return out if t is _list else _tuple(out)
     if t is _dict:
+        if _set(_map(_type, _dict.keys(x))) <= _SCALARS and _set(_map(_type, _dict.values(x))) <= _SCALARS:
+            return x
         out = None
         for k, v in _dict.items(x):
             nk = k if _type(k) in _SCALARS else normalize(k, mode, depth + 1)
@@ -209,6 +214,8 @@ def normalize(x, mode: int, depth: int = 0):
             out[nk] = nv
         return out
     if t is _set or t is _frozenset:
+        if _set(_map(_type, x)) <= _SCALARS:
+            return x
         changed = False
         items = []
         for e in x:

@@ -113,7 +113,7 @@ class Worker:
         import gc
         import marshal  # noqa: F401
         import resource
-        import select  # noqa: F401
+        import select
         import types  # noqa: F401
 
         if self.cfg.get("sys_path"):
@@ -147,6 +147,9 @@ class Worker:
             builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
             builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
         harness.prepare(self.helper_names)
+        self.poller = select.poll()
+        # Inherited by every child: a write beyond RLIMIT_FSIZE fails with EFBIG instead of killing it.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         self.rlimit = resource.setrlimit
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         gc.collect()
@@ -214,17 +217,26 @@ class Worker:
         flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC
         out_fd = os.open(os.path.join(self.capture_dir, "stdout"), flags, 0o600)
         err_fd = os.open(os.path.join(self.capture_dir, "stderr"), flags, 0o600)
-        with open("/proc/self/statm", "rb") as f:
-            vm = int(f.read().split()[0]) * self.page_size  # the child starts with the same address space
+        limits = self.rlimits(lim)
+        poll = self.poller.poll
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             self.child(
-                req["code"], lim, setup_code, tests, reads, builtins_used, nonce, vw, out_fd, err_fd, vm
+                req["code"], limits, setup_code, tests, reads, builtins_used, nonce, vw, out_fd, err_fd
             )
+        # While the child lives every page this process writes is copied: sleep at once, until the
+        # child exits or its first deadline.
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        if pidfd is not None:
+            self.poller.register(pidfd, 1)  # POLLIN
+            poll(min(timeout, total) * 1000.0)
         os.close(vw)
         try:
-            sup = self.supervise(pid, start, timeout, total, n, nonce, vr)
+            sup = self.supervise(pid, start, timeout, total, n, nonce, vr, pidfd)
             self.kill_all(None)
             cap = int(lim["output_bytes"])
             outs = []
@@ -246,7 +258,7 @@ class Worker:
             self.cleanup(pid)
 
     def child(  # pragma: no cover - runs in the child
-        self, code, lim, setup_code, tests, reads, builtins_used, nonce, vw, out_w, err_w, vm
+        self, code, limits, setup_code, tests, reads, builtins_used, nonce, vw, out_w, err_w
     ) -> None:
         try:
             top_fd = max(vw, out_w, err_w, self.host_in, self.host_out, self.devnull)
@@ -256,17 +268,18 @@ class Worker:
             os.dup2(err_w, 2)
             os.dup2(vw, 3)
             os.closerange(4, top_fd + 64)
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            self.set_limits(lim, vm)
+            setrlimit = self.rlimit
+            for res, value in limits:
+                try:
+                    setrlimit(res, value)
+                except (ValueError, OSError):
+                    pass
             os.chdir(self.workdir)
-            if self.run_uid is not None:
+            uid = self.run_uid
+            if uid is not None:
                 os.setgroups([])
-                os.setresgid(self.run_uid, self.run_uid, self.run_uid)
-                os.setresuid(self.run_uid, self.run_uid, self.run_uid)
-            # Make the harness harder to find from the candidate (it is still reachable through gc).
-            sys.modules["__main__"] = sys.modules["types"].ModuleType("__main__")
-            sys.modules.pop("harness", None)
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
             harness.run_candidate(
                 nonce=nonce,
                 fd=3,
@@ -286,14 +299,19 @@ class Worker:
                 pass
         os._exit(70)
 
-    def set_limits(self, lim: dict, vm: int) -> None:  # pragma: no cover - runs in the child
+    def rlimits(self, lim: dict) -> list:
+        """Return the (resource, (soft, hard)) pairs the child sets, computed before the fork."""
         import resource
 
-        setrlimit = self.rlimit
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+        try:
+            vm = int(os.read(fd, 200).split()[0]) * self.page_size  # the child starts with this much
+        finally:
+            os.close(fd)
         mem = vm + int(lim["memory_mb"]) * 1024 * 1024
         cpu_soft = max(1, int(self.cpu_limit_hint + 0.999))
         fsize = int(lim["file_size_mb"]) * 1024 * 1024
-        for res, value in (
+        pairs = [
             (resource.RLIMIT_AS, (mem, mem)),
             (resource.RLIMIT_CPU, (cpu_soft, cpu_soft + 1)),
             (resource.RLIMIT_FSIZE, (fsize, fsize)),
@@ -301,17 +319,14 @@ class Worker:
             (resource.RLIMIT_NOFILE, (256, 256)),
             (resource.RLIMIT_MSGQUEUE, (0, 0)),
             (resource.RLIMIT_MEMLOCK, (0, 0)),
-        ):
-            try:
-                setrlimit(res, value)
-            except (ValueError, OSError):
-                pass
+        ]
         if self.run_uid is not None:
             # Counted per user: the sandbox uid owns nothing else, so this is the candidate's own count.
             nproc = int(lim["max_processes"])
-            setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+            pairs.append((resource.RLIMIT_NPROC, (nproc, nproc)))
+        return pairs
 
-    def supervise(self, pid, start, timeout, total, n, nonce, vr) -> dict:
+    def supervise(self, pid, start, timeout, total, n, nonce, vr, pidfd) -> dict:
         """Wait for the child, enforcing the deadlines; return the collected verdicts.
 
         The worker sleeps on the child's pidfd until the child exits or the next deadline, and only then
@@ -319,8 +334,6 @@ class Worker:
         instead of one per frame. BEGIN frames carry the child's ``time.monotonic()`` (the same clock)
         so per-test deadlines are exact even though frames are read late.
         """
-        import select
-
         h = harness
         HEADER, K_BEGIN, K_DONE, K_END, TIME = h.HEADER, h.K_BEGIN, h.K_DONE, h.K_END, h.TIME
         MAX_PAYLOAD, NONCE_BYTES, PHASE_CODE, PHASE_SETUP = (
@@ -398,13 +411,7 @@ class Worker:
                     st["error"] = "unknown verdict frame"
             del buf[:pos]
 
-        try:
-            pidfd = os.pidfd_open(pid)
-        except (AttributeError, OSError):
-            pidfd = None
-        poller = select.poll()
-        if pidfd is not None:
-            poller.register(pidfd, select.POLLIN)
+        poller = self.poller
         status = None
         rusage = None
         timed_out = None
@@ -432,6 +439,7 @@ class Worker:
                 wait_ms = min(wait_ms, 2.0)
             poller.poll(wait_ms)
         if pidfd is not None:
+            poller.unregister(pidfd)
             os.close(pidfd)
         if status is None:
             # Deadline, protocol violation or a child that does not exit after its last frame.
