@@ -258,8 +258,10 @@ class VectorNeighbourSwap(_WordOperator):
                     if word.lemma in low or low in word.lemma:
                         continue
                     lemma = lemmatize(low, word.pos)
-                    if lemma == word.lemma or not wn.synsets(lemma, word.pos) or lemma != low:
-                        continue  # only base forms of real words of the same part of speech
+                    if lemma == word.lemma or lemma != low:
+                        continue  # only base forms, and not the word itself
+                    if not any(lem.name() == low for lem in wn.lemmas(low, word.pos)):
+                        continue  # a common word of the same part of speech ("Delphi" is not "delphi")
                     form = realize(lemma, word)
                     if form is not None:
                         cached.append((form.lower(), float(score)))

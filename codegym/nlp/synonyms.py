@@ -31,8 +31,8 @@ class EligibleWord:
 def lemmatize(word: str, pos: str) -> str:
     """Return the WordNet lemma of ``word`` as ``pos``; the lowercased word when WordNet lacks it.
 
-    When several base forms exist (``elements``: ``elements``, ``element``) the one with more senses
-    wins, ties going to the shorter (reduced) form.
+    When several base forms exist (``words``: ``words``, ``word``) the one with more senses wins, ties
+    going to the shorter (reduced) form.
     """
     return _lemmatize(word.lower(), pos)
 
@@ -45,7 +45,9 @@ def _lemmatize(lower: str, pos: str) -> str:
     analyses = sorted(set(wn._morphy(lower, pos)), key=len)
     if not analyses:
         return lower
-    return max(analyses, key=lambda lemma: (len(wn.synsets(lemma, pos)), -len(lemma)))
+    # wn.lemmas() counts senses of exactly this lemma ("words": 4, "word": 10); wn.synsets() would
+    # apply morphology again and credit "words" with the senses of "word".
+    return max(analyses, key=lambda lemma: (len(wn.lemmas(lemma, pos)), -len(lemma)))
 
 
 _INFLECTED = {"NNS": "NN", "VBZ": "VB", "VBD": "VB", "VBN": "VB", "VBG": "VB", "JJR": "JJ", "JJS": "JJ"}
