@@ -299,7 +299,13 @@ class _Worker:
                 if len(buf) >= 4 + n:
                     frame = bytes(buf[4 : 4 + n])
                     del buf[: 4 + n]
-                    return json.loads(frame)
+                    try:
+                        answer = json.loads(frame)
+                    except ValueError as exc:
+                        raise WorkerDied(f"malformed answer from the sandbox worker ({exc})") from None
+                    if not isinstance(answer, dict):
+                        raise WorkerDied("malformed answer from the sandbox worker")
+                    return answer
             left = deadline - time.monotonic()
             if left <= 0:
                 raise WorkerDied("the sandbox worker stopped answering")

