@@ -167,7 +167,7 @@ def _words(text: str) -> list[str]:
     return _WORD_RE.findall(text.lower())
 
 
-def _wordnet_sentences(skip_lexnames: Collection[str] = ()) -> Iterator[list[str]]:
+def wordnet_sentences(skip_lexnames: Collection[str] = ()) -> Iterator[list[str]]:
     """One sentence per synset (lemma names + definition) and one per usage example.
 
     Read straight from the ``data.*`` files (the same text NLTK serves, ten times faster than building
@@ -199,6 +199,9 @@ def _wordnet_sentences(skip_lexnames: Collection[str] = ()) -> Iterator[list[str
                 for example in parts[1::2]:
                     if words := _words(example):
                         yield words
+
+
+_wordnet_sentences = wordnet_sentences  # the name tests and agents used first
 
 
 def _humaneval_texts() -> Iterator[str]:
@@ -276,7 +279,7 @@ def corpus_sentences(
             )
             raise FileNotFoundError(f"word-vector corpus source {source!r} is not available: {how}")
         if source == "wordnet":
-            sentences.extend(s for s in _wordnet_sentences(skip_lexnames) if s)
+            sentences.extend(s for s in wordnet_sentences(skip_lexnames) if s)
         elif source == "humaneval":
             texts = list(_humaneval_texts())
             sentences.extend(s for t in texts for line in t.splitlines() if (s := _words(line)))

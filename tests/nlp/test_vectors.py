@@ -41,6 +41,30 @@ def test_training_is_reproducible(cache):
     np.testing.assert_array_equal(np.asarray(a.vectors), np.asarray(b.vectors))
 
 
+def test_training_is_reproducible_across_processes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, numpy as np; from codegym.nlp import vectors as V; "
+        "r = V.FastTextRecipe(vector_size=8, epochs=1, bucket=2000, min_count=1, sources=('humaneval',)); "
+        "kv = V.train_fasttext(V.corpus_sentences(r.sources)[:300], r); "
+        "print(hashlib.sha256(np.asarray(kv.vectors).tobytes()).hexdigest())"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outs) == 1
+
+
 def test_default_vectors_uses_env_path(cache, monkeypatch, small_vectors, tmp_path):
     path = tmp_path / "mine.kv"
     small_vectors.save(str(path))
