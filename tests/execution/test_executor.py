@@ -369,3 +369,30 @@ def test_environment_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
             ["assert 'do-not-leak' not in str(env)", "assert env['OMP_NUM_THREADS'] == '1'"],
         )
     assert r.passed, r
+
+
+def test_worker_that_cannot_start_is_infra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import codegym.execution.executor as executor_module
+
+    monkeypatch.setattr(executor_module, "ZYGOTE", "/nonexistent/zygote.py")
+    with SandboxExecutor(workers=1) as broken:
+        r = broken.run(ADD, ["assert add(1, 2) == 3"])
+        assert r.status is Outcome.INFRA and "failed to start" in r.message
+        assert r.tests[0].outcome is Outcome.NOT_RUN
+        assert broken.stats.infra_errors == 1
+        with pytest.raises(RuntimeError, match="failed to start"):
+            _ = broken.isolation
+
+
+def test_concurrent_callers_share_the_pool(ex: SandboxExecutor) -> None:
+    out: dict[int, bool] = {}
+
+    def call(i: int) -> None:
+        out[i] = ex.run(f"def f():\n    return {i}\n", [f"assert f() == {i}"]).passed
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert out == {i: True for i in range(6)}
