@@ -523,3 +523,26 @@ def test_sb3_ppo_runs_on_vector_env():
     model.learn(total_timesteps=64)
     action, _ = model.predict(venv.reset(), deterministic=True)
     assert action.shape == (2,)
+
+
+def test_run_episodes_covers_each_task_once():
+    from codegym.envs.prompt_vec_env import make_prompt_vec_env
+
+    backend = FnGenerator(add_by_care)
+    venv = make_prompt_vec_env(
+        None,
+        n_envs=2,
+        tasks=[ADD, MUL],
+        backend=backend,
+        embedder=HashingEmbedder(dim=16),
+        operators=["submit", Append(), Shout()],
+        max_steps=3,
+    )
+    ids = ["demo/add", "demo/mul", "demo/add"]
+    direct = venv.run_episodes(lambda obs: np.zeros(len(obs), dtype=int), ids, seed=0)
+    assert [e["task_id"] for e in direct] == ids
+    assert [e["model_calls"] for e in direct] == [1, 1, 1]
+    assert [e["hidden_pass_rate"] for e in direct] == [0.25, 1.0, 0.25]
+    careful = venv.run_episodes(lambda obs: np.ones(len(obs), dtype=int), ids, seed=0)
+    assert [e["hidden_pass_rate"] for e in careful] == [1.0, 1.0, 1.0]
+    assert [e["steps"] for e in careful] == [2, 1, 2] and careful[0]["return"] == 0.75
