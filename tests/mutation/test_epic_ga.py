@@ -137,3 +137,37 @@ def test_ga_with_the_epic_operator(small_vectors):
         len(set(g.descriptions) - {d for h in result.generations[: g.index] for d in h.descriptions})
         for g in result.generations
     )
+
+
+def test_run_task_mutates_only_the_description(small_vectors):
+    from codegym.tasks import Task
+
+    task = Task(
+        "demo/1",
+        "Write a function to add two numbers and return their sum quickly.",
+        "add_numbers",
+        ("assert add_numbers(1, 2) == 3",),
+        visible_tests=("assert add_numbers(1, 2) == 3",),
+    )
+    seen = []
+
+    def fitness(prompts):
+        seen.extend(prompts)
+        return [0.0] * len(prompts)
+
+    cfg = EPiCGAConfig(population_size=4, max_generations=2)
+    result = ga_mod.run_task(
+        task, fitness, cfg, mutation=EPiCMutation(probability=1.0, vectors=small_vectors)
+    )
+    assert result.model_calls == len(seen) > 1
+    assert all("assert add_numbers(1, 2) == 3" in p for p in seen)
+    assert result.stopped == "max_generations"
+
+
+def test_ga_with_the_wordnet_lexicon_tagger(small_vectors):
+    from codegym.nlp.pos import get_tagger
+
+    op = EPiCMutation(probability=1.0, vectors=small_vectors, tagger=get_tagger("wordnet"))
+    text = "Write a function that sorts the list nums_list and returns 3 values."
+    out = op.apply(text, np.random.default_rng(0))
+    assert out != text and "nums_list" in out and " 3 " in out
