@@ -395,9 +395,15 @@ def build_default_vectors(
             "train_seconds": round(seconds, 2),
         }
         (tmp / "recipe.json").write_text(json.dumps(info, indent=2) + "\n")
-        if path.parent.exists():
+        if rebuild and path.parent.exists():
             shutil.rmtree(path.parent)
-        os.replace(tmp, path.parent)
+        try:
+            os.replace(tmp, path.parent)
+        except OSError:
+            # Another process finished the same build first; training is deterministic, so its
+            # vectors equal ours: keep them (replacing would pull files from under their readers).
+            if not path.is_file():
+                raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -130,3 +130,25 @@ def test_recipe_validation():
         V.FastTextRecipe(sources=("wikipedia",))
     with pytest.raises(ValueError, match="empty corpus"):
         V.train_fasttext([], TINY)
+
+
+def test_concurrent_builders_keep_the_first_result(cache, monkeypatch):
+    first = V.build_default_vectors(TINY)
+    before = first.path.stat().st_mtime_ns
+    # a second builder that started before the first finished: it trains again and finds the folder taken
+    real_is_file = type(first.path).is_file
+    calls = {"n": 0}
+
+    def is_file_once_false(self):
+        if self.name == "vectors.kv":
+            calls["n"] += 1
+            if calls["n"] == 1:
+                return False
+        return real_is_file(self)
+
+    monkeypatch.setattr(type(first.path), "is_file", is_file_once_false)
+    second = V.build_default_vectors(TINY)
+    monkeypatch.undo()
+    assert second.built and second.path == first.path
+    assert first.path.stat().st_mtime_ns == before  # the first build's files were not replaced
+    assert not [p for p in first.path.parent.parent.iterdir() if p.name.startswith(".building-")]
