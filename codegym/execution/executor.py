@@ -224,6 +224,9 @@ class _Worker:
             "helper_names": list(helper_names),
             "sys_path": _package_paths(),
             "hide_paths": hide_paths,
+            "home": os.path.expanduser("~"),
+            # Testing aid: exercise the user-namespace path (what non-root users get) as root.
+            "force_user_ns": os.environ.get("CODEGYM_SANDBOX_FORCE_USERNS") == "1",
         }
         self.proc: subprocess.Popen | None = None
         self.errlog = None
@@ -488,6 +491,7 @@ class SandboxExecutor:
             f"__codegym_soft_{tag}",
             f"__codegym_b{tag}_",
         )
+        _drop_uid = os.geteuid() == 0 and os.environ.get("CODEGYM_SANDBOX_FORCE_USERNS") != "1"
         self._workers = [
             _Worker(
                 i,

@@ -18,17 +18,20 @@ PROGRAMS = programs(TMP_MARKER)
 IS_ROOT = os.geteuid() == 0
 
 
-def _run_all(isolation: str) -> dict:
+def _run_all(isolation: str, force_userns: bool = False) -> dict:
     """Run every applicable hostile program in one batch; return results and what was left behind."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(SECRET_ENV, SECRET_VALUE)
+        if force_userns:
+            mp.setenv("CODEGYM_SANDBOX_FORCE_USERNS", "1")
         ex = SandboxExecutor(workers=2, limits=LIMITS, cache_size=0, isolation=isolation)
     namespaces = "namespaces" in ex.isolation
+    uid_switch = "unprivileged uid" in ex.isolation
     chosen = [
         p
         for p in PROGRAMS
         if (namespaces or not p.namespace_only)
-        and (IS_ROOT or not p.needs_root)
+        and (uid_switch or not p.needs_root)
         and (namespaces or IS_ROOT or not p.name.startswith("kill"))
     ]
     reqs = [
@@ -59,6 +62,15 @@ def ns_run() -> dict:
 @pytest.fixture(scope="module")
 def process_run() -> dict:
     return _run_all("process")
+
+
+@pytest.fixture(scope="module")
+def userns_run() -> dict:
+    """What a non-root user gets: a user namespace, candidates as uid 0 of it without capabilities."""
+    run = _run_all("auto", force_userns=IS_ROOT)
+    if not run["namespaces"]:
+        pytest.skip("user namespaces are not available here")
+    return run
 
 
 def test_at_least_30_hostile_programs() -> None:
@@ -154,3 +166,19 @@ def test_without_entry_point_equality_forgery_still_fails() -> None:
     with SandboxExecutor(workers=2, limits=LIMITS, cache_size=0) as ex:
         results = ex.run_batch(reqs)
     assert all(not r.passed and r.status is not Outcome.INFRA for r in results), results
+
+
+@pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_hostile_program_user_namespace(userns_run: dict, prog: Hostile) -> None:
+    if prog.name not in userns_run["results"]:
+        pytest.skip("not applicable: candidates are uid 0 of their user namespace by design")
+    r = userns_run["results"][prog.name]
+    assert r.status is not Outcome.PASSED, r
+    assert r.status is not Outcome.INFRA, r.message
+    assert r.duration_s <= prog.max_seconds, r.duration_s
+
+
+def test_user_namespace_leaves_nothing(userns_run: dict) -> None:
+    assert userns_run["after"].passed
+    assert not os.path.exists(TMP_MARKER)
+    assert not os.path.exists(HOST_MARKER)

@@ -132,8 +132,10 @@ def remount_readonly(skip: set[str]) -> int:
 
 def needed_paths() -> list[str]:
     """Directories the candidate's interpreter must be able to read (stdlib, site-packages)."""
-    paths = {sys.base_prefix, sys.prefix, sys.exec_prefix}
+    paths = {sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(sys.executable)}
     paths.update(p for p in sys.path if p)
+    # The worker re-executes its own script after the mounts are in place.
+    paths.add(os.path.dirname(os.path.abspath(__file__)))
     out = []
     for p in paths:
         real = os.path.realpath(p)
@@ -217,7 +219,9 @@ def hide_path(path: str) -> bool:
     return lc.mount(b"/dev/null", path.encode(), None, ctypes.c_ulong(MS_BIND), None) == 0
 
 
-def mount_private_dirs(tmpfs_mb: int, drop_uid: bool, hide: list[str] | None = None) -> list[str]:
+def mount_private_dirs(
+    tmpfs_mb: int, drop_uid: bool, hide: list[str] | None = None, home_dir: str = ""
+) -> list[str]:
     """Private /proc and tmpfs temp dirs, read-only everything else; returns what was set up."""
     done = []
     lc = libc()
@@ -231,8 +235,22 @@ def mount_private_dirs(tmpfs_mb: int, drop_uid: bool, hide: list[str] | None = N
         if lc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, opts) == 0:
             tmpdirs.append(path)
             done.append(f"private {path}")
-    if drop_uid and "/tmp" in tmpdirs:
-        blocked = hidden_ancestors(needed_paths())
+    if "/tmp" in tmpdirs:
+        if drop_uid:
+            # Directories the sandbox uid cannot traverse but that hold the interpreter.
+            blocked = hidden_ancestors(needed_paths())
+        else:
+            # Candidates keep our uid: hide our home directory (keys, tokens, ~/.netrc...), showing
+            # only the parts of it the interpreter needs.
+            blocked = {}
+            home = os.path.realpath(home_dir) if home_dir else ""
+            if home and home != "/" and os.path.isdir(home):
+                blocked[home] = [p for p in needed_paths() if p.startswith(home + "/")]
+                keep: list[str] = []
+                for p in sorted(blocked[home]):
+                    if not any(p.startswith(k + "/") for k in keep):
+                        keep.append(p)
+                blocked[home] = keep
         if blocked:
             failures = expose(blocked, "/tmp/.codegym-stage")
             done.append(
@@ -292,7 +310,7 @@ def isolate(cfg: dict, host_fds: tuple[int, ...]) -> dict:
     want_uid = cfg.get("uid") if is_root else None
     if mode in ("auto", "namespace"):
         ok = False
-        if is_root:
+        if is_root and not cfg.get("force_user_ns"):
             ok = try_unshare(use_user=False)
         if not ok:
             try:
@@ -311,7 +329,10 @@ def isolate(cfg: dict, host_fds: tuple[int, ...]) -> dict:
             features.append("no network")
             try:
                 features += mount_private_dirs(
-                    int(cfg.get("tmpfs_mb", 256)), want_uid is not None, list(cfg.get("hide_paths") or [])
+                    int(cfg.get("tmpfs_mb", 256)),
+                    want_uid is not None,
+                    list(cfg.get("hide_paths") or []),
+                    home_dir=str(cfg.get("home") or ""),
                 )
             except OSError as exc:
                 features.append(f"mount set-up failed: {exc}")

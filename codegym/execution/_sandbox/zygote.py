@@ -148,6 +148,14 @@ class Worker:
             builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
         harness.prepare(self.helper_names)
         self.poller = select.poll()
+        # A signal from a candidate (same uid in a user namespace) must not stop the worker.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self.user_ns:
+            # Candidates have the worker's uid here: make the worker non-dumpable so they cannot
+            # ptrace it or read its memory (children inherit it; they drop every capability).
+            import ctypes
+
+            ctypes.CDLL(None).prctl(4, ctypes.c_ulong(0), 0, 0, 0)  # PR_SET_DUMPABLE
         # Inherited by every child: a write beyond RLIMIT_FSIZE fails with EFBIG instead of killing it.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         self.rlimit = resource.setrlimit
