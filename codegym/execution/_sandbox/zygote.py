@@ -328,8 +328,10 @@ class Worker:
             (resource.RLIMIT_MSGQUEUE, (0, 0)),
             (resource.RLIMIT_MEMLOCK, (0, 0)),
         ]
-        if self.run_uid is not None:
+        if self.run_uid is not None or self.user_ns:
             # Counted per user: the sandbox uid owns nothing else, so this is the candidate's own count.
+            # In a user namespace (kernel >= 5.14) the count is that of uid 0 of the namespace: the
+            # worker and the candidate's processes. (Real root is exempt from RLIMIT_NPROC.)
             nproc = int(lim["max_processes"])
             pairs.append((resource.RLIMIT_NPROC, (nproc, nproc)))
         return pairs
