@@ -353,6 +353,11 @@ class _Worker:
                         stream.close()
                 except OSError:
                     pass
+            base = self.hello.get("scratch_base")
+            if base and os.path.basename(base).startswith("codegym-sandbox-"):
+                import shutil
+
+                shutil.rmtree(base, ignore_errors=True)
         if self.errlog is not None:
             try:
                 self.errlog.close()

@@ -42,6 +42,7 @@ def _run_all(isolation: str, force_userns: bool = False) -> dict:
     elapsed = time.monotonic() - start
     leftovers = sandbox_processes(ex.sandbox_uids) if ex.sandbox_uids else []
     after = ex.run("def f(x):\n    return x + 1", ["assert f(1) == 2"])
+    scratch = [w.hello.get("scratch_base") for w in ex._workers if w.hello.get("scratch_base")]
     ex.close()
     return {
         "results": dict(zip([p.name for p in chosen], results, strict=True)),
@@ -51,6 +52,7 @@ def _run_all(isolation: str, force_userns: bool = False) -> dict:
         "after": after,
         "namespaces": namespaces,
         "stats": ex.stats.as_dict(),
+        "scratch_left": [d for d in scratch if os.path.exists(d)],
     }
 
 
@@ -152,6 +154,7 @@ def test_hostile_program_process_isolation(process_run: dict, prog: Hostile) -> 
 
 def test_process_isolation_leaves_nothing(process_run: dict) -> None:
     assert process_run["leftovers"] == []
+    assert process_run["scratch_left"] == []
     assert process_run["after"].passed
     assert not os.path.exists(TMP_MARKER)
     assert not os.path.exists(HOST_MARKER)

@@ -1,7 +1,7 @@
 """The sandbox worker ("zygote"): forks one fresh, limited child per candidate and supervises it.
 
-Started by :class:`codegym.execution.SandboxExecutor` as ``python -I -B zygote.py CONFIG_JSON`` with a
-scrubbed environment; it talks to the host over its inherited stdin/stdout with length-prefixed frames
+Started by :class:`codegym.execution.SandboxExecutor` as ``python -I -S -B zygote.py CONFIG_JSON`` with
+a scrubbed environment; it talks to the host over its inherited stdin/stdout with length-prefixed frames
 (``marshal`` from the host, JSON to the host).
 
 Stage 1 (``isolate.py``) puts the process into its own namespaces (it becomes PID 1 of a new PID
@@ -175,6 +175,8 @@ class Worker:
                 "user_ns": self.user_ns,
                 "uid": self.run_uid,
                 "python": sys.version.split()[0],
+                # Without a private /tmp the host removes this directory if it has to kill us.
+                "scratch_base": None if self.mount_ns else self.base,
             },
         )
         while True:
