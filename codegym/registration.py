@@ -41,6 +41,17 @@ _CODE_GENERATION = "codegym.envs.code_generation:CodeGenerationEnv"
 _PROMPT_OPTIMIZATION = "codegym.envs.prompt_optimization:PromptOptimizationEnv"
 _OUTPUT_PREDICTION = "codegym.envs.output_prediction:CodeOutputPredictionEnv"
 
+
+def _synth_prompt_kwargs() -> dict[str, Any]:
+    """Return ``SynthPrompt-v0``'s defaults: the small model and the phrasing-catalogue rewriter.
+
+    Cheap: the objects load nothing until the environment first calls them (no torch import here).
+    """
+    from codegym.models.benchmark import benchmark_env_kwargs
+
+    return benchmark_env_kwargs()
+
+
 #: Every environment id, in documentation order.
 ENVIRONMENTS: tuple[EnvSpec, ...] = (
     EnvSpec(
@@ -72,6 +83,13 @@ ENVIRONMENTS: tuple[EnvSpec, ...] = (
         _PROMPT_OPTIMIZATION,
         {"dataset": "humaneval", "split": None},
         "HumanEval: edit a docstring's description until a frozen code model solves the task",
+    ),
+    EnvSpec(
+        "SynthPrompt-v0",
+        _PROMPT_OPTIMIZATION,
+        _synth_prompt_kwargs(),
+        "Benchmark, CPU and offline: reword procedural tasks, phrased in ways codegym's small code model "
+        "was not trained on, until it solves them",
     ),
     EnvSpec(
         "CodeOutputPrediction-v0",

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "codegym.cli.serve_cmd",
     "codegym.cli.data_cmd",
     "codegym.cli.train_cmd",
+    "codegym.cli.model_cmd",
 ]
 
 
