@@ -637,9 +637,8 @@ def optimizer_step(
     if max_grad_norm > 0:
         norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
     else:
-        norm = torch.linalg.vector_norm(
-            torch.stack([p.grad.detach().norm() for p in params if p.grad is not None])
-        )
+        norms = [p.grad.detach().norm() for p in params if p.grad is not None]
+        norm = torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
     scaler.step(optimizer)
     scaler.update()
     scheduler.step()

@@ -278,6 +278,12 @@ class TrainConfig:
                 raise ValueError(f"early_stopping_patience must be >= 1, got {self.early_stopping_patience}")
         if self.val_temperature < 0 or self.eval_temperature < 0:
             raise ValueError("val_temperature and eval_temperature must be >= 0")
+        for prefix in ("val", "eval"):
+            if getattr(self, f"{prefix}_temperature") == 0 and getattr(self, f"{prefix}_samples") > 1:
+                raise ValueError(
+                    f"{prefix}_temperature=0 is greedy decoding, which gives {prefix}_samples identical "
+                    f"completions; set {prefix}_samples=1 or a temperature > 0"
+                )
         if any(k < 1 or k > self.eval_samples for k in self.eval_k):
             raise ValueError(
                 f"eval_k={self.eval_k} needs every k in [1, eval_samples={self.eval_samples}]; "
@@ -459,7 +465,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type[TrainConfig]
         shown = json.dumps(default) if isinstance(default, dict) else default
         if isinstance(shown, tuple):
             shown = " ".join(map(str, shown))
-        help_text = f"{f.metadata.get('help', '')} (default: {shown})".replace("%", "%%")
+        help_text = f.metadata.get("help", "")
+        if "default" not in help_text and shown not in ("", None):
+            help_text += f" (default: {shown})"
+        help_text = help_text.replace("%", "%%")
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         choices = f.metadata.get("choices")
         if tp is bool:

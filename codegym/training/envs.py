@@ -104,8 +104,11 @@ class EnvTasks:
     def prompt(self, task_id: str) -> str:
         """Return the observation of ``reset(options={"task_id": task_id})`` (cached)."""
         if task_id not in self._prompts:
-            env = self._envs[0]
-            observation, _ = env.reset(options={"task_id": task_id})
+            env = self._free.get()
+            try:
+                observation, _ = env.reset(options={"task_id": task_id})
+            finally:
+                self._free.put(env)
             self._prompts[task_id] = observation if isinstance(observation, str) else observation["prompt"]
         return self._prompts[task_id]
 
