@@ -41,4 +41,3 @@ def test_sft_then_grpo_improves_held_out_pass_rate(tmp_path: Path) -> None:
     assert grpo.greedy_pass_at_1 >= sft.greedy_pass_at_1 - 0.15
     assert (tmp_path / "demo_results.json").is_file()
     assert (Path(result.grpo_run) / "metrics.jsonl").is_file()
-
