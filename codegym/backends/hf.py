@@ -176,7 +176,8 @@ class HFCodeGenerator(CodeGenerator):
             chunked. Rows are sorted by prompt length first, so chunks hold similar lengths.
         use_chat_template: Wrap each prompt as a user message with the tokenizer's chat template. ``None``
             (default) applies it when the tokenizer has one and ``name`` looks like an instruct/chat model
-            (:data:`INSTRUCT_NAME`); ``True`` requires a template.
+            (:data:`INSTRUCT_NAME`), or the hub id / directory it was loaded from does; ``True``
+            requires a template.
         system_prompt: System message placed before the user message when the chat template is used.
         top_p: Nucleus sampling threshold at ``temperature > 0`` (1.0 = off).
         top_k: Keep only the ``top_k`` most likely tokens at ``temperature > 0`` (0 = off).
@@ -223,7 +224,10 @@ class HFCodeGenerator(CodeGenerator):
         self.is_encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
         has_template = bool(getattr(tokenizer, "chat_template", None))
         if use_chat_template is None:
-            use_chat_template = has_template and bool(INSTRUCT_NAME.search(self.name))
+            # The served name may be a nickname: the hub id / directory it was loaded from counts too.
+            source = str(getattr(model.config, "name_or_path", "") or "")
+            instruct = INSTRUCT_NAME.search(self.name) or INSTRUCT_NAME.search(source)
+            use_chat_template = has_template and bool(instruct)
         elif use_chat_template and not has_template:
             raise ValueError(
                 f"use_chat_template=True but the tokenizer of {self.name!r} has no chat_template; "
@@ -290,9 +294,10 @@ class HFCodeGenerator(CodeGenerator):
         model_kw: dict[str, Any] = {"dtype": torch_dtype, **hub_kw}
         if quant is not None:
             model_kw["quantization_config"] = quant
-            model_kw["device_map"] = (
-                device_map if device_map is not None else {"": torch.cuda.current_device()}
-            )
+            if device_map is None:
+                index = torch.device(device).index if str(device).startswith("cuda") else None
+                device_map = {"": index if index is not None else torch.cuda.current_device()}
+            model_kw["device_map"] = device_map
         elif device_map is not None:
             model_kw["device_map"] = device_map
         try:

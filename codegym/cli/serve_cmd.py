@@ -56,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--cache", default=None, help="sqlite file: cache generations on disk (CachedGenerator)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's; 1 is best on a busy CPU)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.set_defaults(func=run)
 
@@ -64,6 +70,10 @@ def build_generator(args: argparse.Namespace) -> Any:
     """Load the generator the arguments describe (a torch import happens here)."""
     from codegym.backends.hf import load_generator
 
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if (args.model is None) == (args.tiny is None):
         raise ValueError("give either a model (hub id or local directory) or --tiny t5|llama|llama-instruct")
     if args.tiny is not None:

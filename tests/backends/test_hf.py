@@ -149,6 +149,8 @@ def test_chat_template_is_applied_for_instruct_models(llama_gen, llama_instruct_
 def test_system_prompt_and_explicit_template_switch(tiny_llama_instruct_dir, tiny_llama_dir) -> None:
     gen = load_generator(tiny_llama_instruct_dir, system_prompt="Answer in Python.")
     assert gen.format_prompt("x") == "<s>[INST] <<SYS>>\nAnswer in Python.\n<</SYS>>\n\nx [/INST]"
+    # A nickname does not hide that the directory is an instruct model's.
+    assert load_generator(tiny_llama_instruct_dir, name="nickname").use_chat_template
     off = load_generator(tiny_llama_instruct_dir, use_chat_template=False)
     assert off.format_prompt("x") == "x"
     with pytest.raises(ValueError, match="no chat_template"):
