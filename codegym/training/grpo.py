@@ -302,9 +302,10 @@ def train(cfg: GRPOConfig) -> TrainResult:
             if run.should_stop:
                 stopped_early = True
                 break
+        if position["epoch"] > epoch:  # the epoch's last batch ran
+            run.end_epoch(epoch)
         if stopped_early or step >= total_steps:
             break
-        run.end_epoch(epoch)
     bar.close()
     tasks.close()
     run.save(step, optimizer, scheduler, scaler, position)

@@ -183,9 +183,10 @@ def train(cfg: SFTConfig) -> TrainResult:
             if run.should_stop:
                 stopped_early = True
                 break
+        if position["epoch"] > epoch:  # the epoch's last batch ran
+            run.end_epoch(epoch)
         if stopped_early or step >= total_steps:
             break
-        run.end_epoch(epoch)
     bar.close()
     run.save(step, optimizer, scheduler, scaler, position)
     return run.finish(step, stopped_early)

@@ -189,10 +189,18 @@ def test_cli_train_then_evaluate_model(tmp_path: Path, capsys: pytest.CaptureFix
         "report_to: [none]\nfinal_eval: false\nnum_threads: 1\n"
     )
     args = ["train", "sft", "--config", str(config), "--model", str(tiny_llama_path()), "--max-steps", "1"]
-    args += ["--output-dir", str(tmp_path / "runs"), "--run-name", "cli", "--no-progress"]
+    args += [
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--run-name",
+        "cli",
+        "--no-progress",
+        "--merge-every-epoch",
+    ]
     assert main(args) == 0
     model_dir = tmp_path / "runs" / "cli" / "model"
     assert "run directory" in capsys.readouterr().out and model_dir.is_dir()
+    assert (tmp_path / "runs" / "cli" / "epoch-1" / "model" / "config.json").is_file()
     out_json = tmp_path / "eval.json"
     args = ["evaluate-model", "--model", str(model_dir), "--suites", SYNTH_EVAL, "--max-tasks", "2"]
     args += [
@@ -215,3 +223,17 @@ def test_cli_train_then_evaluate_model(tmp_path: Path, capsys: pytest.CaptureFix
     # The adapter directory evaluates too (on its recorded base model).
     args[2] = str(tmp_path / "runs" / "cli" / "adapter")
     assert main(args) == 0
+
+
+def test_wandb_without_wandb_installed_is_a_clear_error(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed")
+    from codegym.training.sft import SFTConfig, train
+
+    cfg = SFTConfig(
+        model=str(tiny_llama_path()), **{**FAST, "report_to": ("wandb",)}, output_dir=str(tmp_path)
+    )
+    with pytest.raises(ValueError, match="pip install wandb"):
+        train(cfg)
