@@ -169,7 +169,7 @@ class ExecutionRequest:
             if not isinstance(self.limits, Limits):
                 raise TypeError(f"ExecutionRequest.limits must be a Limits or None, got {self.limits!r}")
             self.limits.validate()
-        get_language(self.language)
+        get_language(self.language).require()
 
 
 @dataclass
@@ -180,6 +180,8 @@ class ExecutorStats:
     cache_hits: int = 0
     worker_restarts: int = 0
     infra_errors: int = 0
+    compilations: int = 0  # compile steps run (compiled languages)
+    build_cache_hits: int = 0  # compile steps saved by the build cache
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **counts: int) -> None:
@@ -240,6 +242,11 @@ class _Worker:
 
     def start(self) -> None:
         self.kill()
+        if "toolchain_paths" not in self.cfg:
+            from codegym.execution.toolchains import sandbox_paths
+
+            # Directories of node/g++/rustc that candidates must reach (a sysroot under /root...).
+            self.cfg["toolchain_paths"] = sandbox_paths()
         self.inbuf = bytearray()
         self.errlog = tempfile.TemporaryFile()
         self.starts += 1
@@ -369,7 +376,7 @@ class _Worker:
 class _Job:
     """One distinct request of a batch (``indices``: where its result goes)."""
 
-    __slots__ = ("req", "key", "indices", "n", "payload", "budget")
+    __slots__ = ("req", "key", "indices", "n", "payload", "budget", "build_key", "compiling")
 
     def __init__(self, req: ExecutionRequest, key: str, indices: list[int]) -> None:
         self.req = req
@@ -378,6 +385,8 @@ class _Job:
         self.n = len(req.tests)
         self.payload: dict = {}
         self.budget = 0.0
+        self.build_key: str | None = None
+        self.compiling = False
 
 
 @functools.lru_cache(maxsize=256)
@@ -403,7 +412,7 @@ def _result_from_dict(d: dict, n_tests: int) -> ExecutionResult:
         stderr=d.get("stderr", ""),
         duration_s=float(d.get("duration", 0.0)),
         message=d.get("message", ""),
-        extra={k: d[k] for k in ("cpu_s", "trace") if k in d},
+        extra={k: d[k] for k in ("cpu_s", "trace", "compile_s", "build") if k in d},
     )
 
 
@@ -451,6 +460,8 @@ class SandboxExecutor:
             session and, when running as root, an unprivileged uid; no namespaces).
         hide_paths: Files and directories that candidates must see as empty (namespace isolation
             only), typically answer keys; ``None`` means :func:`default_hidden_paths`.
+        build_cache: Directory of the cache of compiled programs (C++, Rust); ``None`` means
+            :func:`codegym.execution.toolchains.default_build_cache_dir`.
 
     Example:
         >>> from codegym.execution import SandboxExecutor
@@ -468,6 +479,7 @@ class SandboxExecutor:
         cache_size: int = 100_000,
         isolation: str = "auto",
         hide_paths: Sequence[str] | None = None,
+        build_cache: str | os.PathLike | None = None,
     ) -> None:
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise ValueError(f"workers must be a positive int or None, got {workers!r}")
@@ -517,6 +529,9 @@ class SandboxExecutor:
         self._cache_lock = threading.Lock()
         self._closed = False
         self._finalizer = weakref.finalize(self, _kill_workers, self._workers)
+        from codegym.execution.toolchains import BuildCache
+
+        self.build_cache = BuildCache(build_cache)
 
     # -- properties ---------------------------------------------------------------------------------------
 
@@ -541,6 +556,13 @@ class SandboxExecutor:
             raise RuntimeError(str(exc)) from None
         finally:
             self._idle.put(w)
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages this executor can run here (their toolchains are installed)."""
+        from codegym.execution.languages import available_languages
+
+        return available_languages()
 
     @property
     def sandbox_uids(self) -> list[int]:
@@ -717,6 +739,9 @@ class SandboxExecutor:
         """Build the job's payload; return a result instead if it cannot run (bad set-up code)."""
         req = job.req
         limits = req.limits or self.limits
+        lang = get_language(req.language)
+        if lang.runner != "python":
+            return self._prepare_external(job, lang.name, limits)
         try:
             setup_code, tests_code, reads, used = self._compile_trusted(req)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
@@ -733,6 +758,44 @@ class SandboxExecutor:
         }
         job.budget = (limits.total_timeout_s or limits.timeout_s * (job.n + 2)) + _HOST_GRACE_S
         return None
+
+    def _prepare_external(self, job: _Job, language: str, limits: Limits) -> ExecutionResult | None:
+        """Build the payload of a request in a language the worker runs as a program (JS, C++, Rust)."""
+        from codegym.execution import langs
+        from codegym.execution.toolchains import ToolchainMissing
+
+        req = job.req
+        try:
+            spec, job.build_key, job.compiling = langs.prepare(
+                language, req.code, list(req.tests), req.setup, req.entry_point, limits, self.build_cache
+            )
+        except ToolchainMissing as exc:
+            return _failure(Outcome.INFRA, str(exc), job.n)
+        job.payload = {"op": "run", "language": "external", "exec": spec, "limits": _limits_dict(limits)}
+        job.budget = (limits.total_timeout_s or limits.timeout_s * (job.n + 2)) + _HOST_GRACE_S
+        if job.compiling:
+            job.budget += limits.compile_timeout_s
+        elif job.build_key is not None:
+            self.stats.add(build_cache_hits=1)
+        return None
+
+    def _store_build(self, job: _Job, answer: dict) -> None:
+        """Keep a compiled program the worker sent back; note whether this run compiled."""
+        if job.build_key is None:
+            return
+        if job.compiling:
+            self.stats.add(compilations=1)
+            answer["build"] = "compiled"
+        else:
+            answer["build"] = "cached"
+        artifact = answer.pop("artifact", None)
+        if isinstance(artifact, str) and answer.get("status") != "infra":
+            import base64
+
+            try:
+                self.build_cache.put(job.build_key, base64.b64decode(artifact))
+            except ValueError:
+                pass
 
     def _finish(self, job: _Job, result: ExecutionResult, deliver) -> None:
         if result.status is Outcome.INFRA:
@@ -798,6 +861,7 @@ class SandboxExecutor:
                     self._send(worker, other, inflight, deliver)
                 continue
             inflight.popleft()
+            self._store_build(job, answer)
             try:
                 result = _result_from_dict(answer, job.n)
             except (KeyError, ValueError, TypeError, IndexError) as exc:

@@ -40,6 +40,8 @@ class Limits:
         file_size_mb: Largest file the child may write.
         max_processes: Processes/threads the child may create.
         output_bytes: Captured stdout/stderr beyond this many bytes is dropped.
+        compile_timeout_s: Wall-clock limit of the compile step of compiled languages (C++, Rust),
+            which runs in the sandbox too; exceeding it is ``compile_error``.
 
     """
 
@@ -50,6 +52,7 @@ class Limits:
     file_size_mb: int = 16
     max_processes: int = 16
     output_bytes: int = 16_384
+    compile_timeout_s: float = 60.0
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first limit that is out of range."""
@@ -67,6 +70,8 @@ class Limits:
             raise ValueError(f"Limits.max_processes must be >= 1, got {self.max_processes!r}")
         if self.output_bytes < 0:
             raise ValueError(f"Limits.output_bytes must be >= 0, got {self.output_bytes!r}")
+        if not self.compile_timeout_s > 0:
+            raise ValueError(f"Limits.compile_timeout_s must be > 0, got {self.compile_timeout_s!r}")
 
 
 @dataclass(frozen=True)

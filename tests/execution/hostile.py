@@ -302,7 +302,9 @@ def programs(tmp_marker: str) -> list[Hostile]:
             "read_root_home",
             "import os\n"
             "ok = bool(os.listdir('/root/.ssh') or True) if os.path.isdir('/root/.ssh') else False\n"
-            "names = os.listdir('/root')\ndef f(x): return x + 1 if len(names) > 1 else None",
+            # Visible: only what the sandbox needs (the interpreter, toolchains such as ~/.rustup).
+            "names = [n for n in os.listdir('/root') if n not in ('.pyenv', '.rustup')]\n"
+            "def f(x): return x + 1 if names else None",
         ),
         Hostile(
             "read_answer_key",

@@ -130,9 +130,15 @@ def remount_readonly(skip: set[str]) -> int:
     return failures
 
 
+#: Toolchain directories (a Rust sysroot under ``/root/.rustup``...) that candidates must reach as well;
+#: filled from ``cfg["toolchain_paths"]`` by :func:`isolate`.
+TOOLCHAIN_PATHS: list[str] = []
+
+
 def needed_paths() -> list[str]:
-    """Directories the candidate's interpreter must be able to read (stdlib, site-packages)."""
+    """Directories candidates must be able to read: the interpreter (stdlib, site-packages), toolchains."""
     paths = {sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(sys.executable)}
+    paths.update(TOOLCHAIN_PATHS)
     paths.update(p for p in sys.path if p)
     # The worker re-executes its own script after the mounts are in place.
     paths.add(os.path.dirname(os.path.abspath(__file__)))
@@ -327,6 +333,8 @@ def isolate(cfg: dict, host_fds: tuple[int, ...]) -> dict:
             else:
                 features.append("pid+net+mount+ipc namespaces")
             features.append("no network")
+            # Only with a private mount namespace can toolchains under unreadable directories be shown.
+            TOOLCHAIN_PATHS[:] = [str(p) for p in cfg.get("toolchain_paths") or ()]
             try:
                 features += mount_private_dirs(
                     int(cfg.get("tmpfs_mb", 256)),

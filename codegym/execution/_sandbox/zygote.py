@@ -122,7 +122,8 @@ class Worker:
                 if p not in sys.path:
                     sys.path.append(p)
         sys.path.insert(0, HERE)
-        global harness
+        global harness, external
+        import external  # other languages: compile step and exec'd harness programs
         import harness
 
         sys.path.remove(HERE)
@@ -206,6 +207,8 @@ class Worker:
     # -- one candidate ---------------------------------------------------------------------------------
 
     def run(self, req: dict) -> dict:
+        if req.get("language", "python") != "python":
+            return external.run(self, req)
         import marshal
 
         lim = req["limits"]
