@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -438,7 +439,13 @@ def sample(
     model, tok = policy.model, policy.tokenizer
     was_training = model.training
     model.eval()
-    prompt_ids, prompt_mask, _ = encode_prompts(policy, prompts, max_prompt_tokens)
+    prompt_ids, prompt_mask, truncated = encode_prompts(policy, prompts, max_prompt_tokens)
+    if truncated:
+        warnings.warn(
+            f"{truncated} of {len(prompts)} prompts are longer than {max_prompt_tokens} tokens and keep only "
+            "their end; raise max_length (the prompt gets max_length - max_new_tokens tokens)",
+            stacklevel=2,
+        )
     gen_kwargs: dict[str, Any] = {
         "max_new_tokens": max_new_tokens,
         "num_return_sequences": n,

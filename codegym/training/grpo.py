@@ -214,16 +214,24 @@ def train(cfg: GRPOConfig) -> TrainResult:
             # -- 2. log-probabilities of the sampling policy and of the reference --------------------------
             n = len(rollout)
             micro = max(1, math.ceil(n / cfg.num_mini_batches / cfg.gradient_accumulation_steps))
-            old_logprobs = torch.zeros_like(rollout.completion_mask, dtype=torch.float32)
-            ref_logprobs = torch.zeros_like(old_logprobs) if cfg.beta > 0 else None
+            # With one optimizer step per batch the weights that score the completions in the update are
+            # those that sampled them, so the update's own (detached) log-probabilities serve as "old".
+            single_update = cfg.update_epochs == 1 and cfg.num_mini_batches == 1
+            old_logprobs = (
+                None if single_update else torch.zeros_like(rollout.completion_mask, dtype=torch.float32)
+            )
+            ref_logprobs = (
+                torch.zeros_like(rollout.completion_mask, dtype=torch.float32) if cfg.beta > 0 else None
+            )
             with torch.no_grad():
                 for start in range(0, n, micro):
                     rows = list(range(start, min(n, start + micro)))
                     part = rollout.select(rows)
                     width = part.completion_ids.shape[1]
-                    old_logprobs[rows, :width] = completion_logprobs(
-                        policy.model, policy, part, temperature=cfg.temperature
-                    )[0]
+                    if old_logprobs is not None:
+                        old_logprobs[rows, :width] = completion_logprobs(
+                            policy.model, policy, part, temperature=cfg.temperature
+                        )[0]
                     if ref_logprobs is not None:
                         ref_logprobs[rows, :width] = reference_logprobs(policy, part, cfg.temperature)
 
@@ -255,7 +263,7 @@ def train(cfg: GRPOConfig) -> TrainResult:
                         )
                         loss, s = grpo_loss(
                             logprobs,
-                            old_logprobs[rows, :width],
+                            old_logprobs[rows, :width] if old_logprobs is not None else logprobs.detach(),
                             ref_logprobs[rows, :width] if ref_logprobs is not None else None,
                             advantages[rows],
                             part.completion_mask,

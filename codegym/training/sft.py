@@ -120,7 +120,20 @@ def train(cfg: SFTConfig) -> TrainResult:
     tasks.close()
     policy = load_policy(cfg)
     run = Run(cfg, policy)
-    print(f"[sft] {run.name}: {len(examples)} examples ({rejected} references rejected by the environment)")
+    lengths = [
+        len(ids) + len(target) + 1
+        for ids, target in zip(
+            policy.tokenizer([e.prompt for e in examples])["input_ids"],
+            policy.tokenizer([e.target for e in examples], add_special_tokens=False)["input_ids"],
+            strict=True,
+        )
+    ]
+    too_long = sum(length > cfg.max_length for length in lengths)
+    print(
+        f"[sft] {run.name}: {len(examples)} examples ({rejected} references rejected by the environment"
+        + (f"; {too_long} longer than max_length={cfg.max_length} are cut" if too_long else "")
+        + ")"
+    )
 
     steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
     total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
