@@ -21,7 +21,7 @@ import numpy as np
 from gymnasium import spaces
 
 from codegym.backends.base import CodeGenerator
-from codegym.execution.results import ExecutionResult, Limits
+from codegym.execution.results import ExecutionResult, Limits, Outcome
 from codegym.tasks.base import Task
 
 __all__ = [
@@ -379,6 +379,7 @@ class PromptEvaluator:
             if key not in todo and self._evaluations.get_recent(key) is None:
                 todo[key] = r
         self.stats.cache_hits += len(reqs) - len(todo)
+        answers: dict[tuple[str, str], Evaluation] = {}  # evaluations not cached (engine failures)
         if todo:
             # 1. One generate call for every prompt without a cached completion.
             prompts = list(
@@ -421,16 +422,26 @@ class PromptEvaluator:
                 rkey = (r.task.task_id, ext.code)
                 if rkey not in exec_todo and self._results.get(rkey) is None:
                     exec_todo[rkey] = ExecutionRequest(
-                        ext.code, list(self._run_tests(r.task)), setup=r.task.test_setup, limits=self.limits
+                        ext.code,
+                        list(self._run_tests(r.task)),
+                        setup=r.task.test_setup,
+                        limits=self.limits,
+                        language=r.task.language,
+                        entry_point=r.task.entry_point,
                     )
             t2 = time.perf_counter()
             self.stats.postprocess_s += t2 - t1
+            fresh: dict[tuple[str, str], ExecutionResult] = {}
             if exec_todo:
                 results = self.executor.run_batch(list(exec_todo.values()))
                 self.stats.run_batch_calls += 1
                 self.stats.programs_executed += len(exec_todo)
                 for rkey, res in zip(exec_todo, results, strict=True):
-                    self._results.put(rkey, res)
+                    fresh[rkey] = res
+                    if res.status is Outcome.INFRA:  # the engine failed: report it, never cache it
+                        gym.logger.warn(f"the execution engine failed on task {rkey[0]}: {res.message}")
+                    else:
+                        self._results.put(rkey, res)
             t3 = time.perf_counter()
             self.stats.execute_s += t3 - t2
             # 3. One embed call for every prompt without a cached embedding.
@@ -453,9 +464,17 @@ class PromptEvaluator:
             self.stats.embed_s += time.perf_counter() - t3
             for key, r in todo.items():
                 completion, code, found = programs[key]
-                result = self._results.get_recent((r.task.task_id, code))
-                self._evaluations.put(key, self._make(r, completion, code, found, result))
-        return [self._evaluations.get_recent((r.task.task_id, r.prompt)) for r in reqs]
+                rkey = (r.task.task_id, code)
+                result = fresh.get(rkey) or self._results.get_recent(rkey)
+                evaluation = self._make(r, completion, code, found, result)
+                if result.status is Outcome.INFRA:
+                    answers[key] = evaluation
+                else:
+                    self._evaluations.put(key, evaluation)
+        return [
+            answers.get(k) or self._evaluations.get_recent(k)
+            for k in ((r.task.task_id, r.prompt) for r in reqs)
+        ]
 
     def _make(
         self, r: _Request, completion: str, code: str, found: bool, result: ExecutionResult
