@@ -188,6 +188,10 @@ class CodeGenerationEnv(gym.Env[str, str]):
         max_action_chars: Bound of the action space.
         feedback_chars: Most characters of feedback added to the prompt in multi-turn mode.
         render_mode: ``"ansi"`` (``render()`` returns text) or ``"human"`` (prints it).
+        language: Programming language of the tasks (``"python"``, ``"javascript"``, ``"cpp"``,
+            ``"rust"``); ``None`` keeps the tasks' own. Procedural synthesis tasks are rendered in it
+            (:mod:`codegym.tasks.procedural.translate`); other datasets exist only in Python and raise
+            ``ValueError``; a language whose toolchain is missing raises ``ToolchainMissing``.
 
     """
 
@@ -213,6 +217,7 @@ class CodeGenerationEnv(gym.Env[str, str]):
         max_action_chars: int = 16_384,
         feedback_chars: int = 3_000,
         render_mode: str | None = None,
+        language: str | None = None,
     ) -> None:
         if not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
@@ -235,6 +240,10 @@ class CodeGenerationEnv(gym.Env[str, str]):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
         self.tasks: list[Task] = self._load(dataset, split, tasks, task_ids, path)
+        if language is not None:
+            from codegym.tasks.procedural.translate import tasks_in_language
+
+            self.tasks = tasks_in_language(self.tasks, language)
         self.dataset = dataset if tasks is None else "custom"
         self.split = split
         self.reward_fn = get_reward(reward)

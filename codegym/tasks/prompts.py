@@ -222,6 +222,11 @@ def _signature(task: Task) -> str:
 def _render_humaneval(task: Task, description: str | None) -> str:
     if _is_code_prompt(task):
         return _with_description(task, description)
+    if task.language != "python":
+        raise ValueError(
+            f"prompt style 'humaneval' writes a Python signature and docstring, but task {task.task_id} "
+            f"is in {task.language}; use the 'mbpp' or 'instruct' style"
+        )
     text = task_description(task) if description is None else description
     parts = [text.strip()]
     if task.visible_tests:
@@ -232,15 +237,20 @@ def _render_humaneval(task: Task, description: str | None) -> str:
     return f'{_signature(task)}\n    {raw}"""\n{body}\n    """\n'
 
 
+_LANGUAGE_NAMES = {"python": "Python", "javascript": "JavaScript", "cpp": "C++", "rust": "Rust"}
+
+
 def _render_instruct(task: Task, description: str | None) -> str:
-    reply = "Reply with the complete Python code in a single ```python code block."
+    name = _LANGUAGE_NAMES.get(task.language, task.language)
+    tag = task.language
+    reply = f"Reply with the complete {name} code in a single ```{tag} code block."
     if _is_code_prompt(task):
         code = _with_description(task, description).rstrip("\n")
-        return f"Complete the following Python function.\n\n```python\n{code}\n```\n\n{reply}"
+        return f"Complete the following {name} function.\n\n```{tag}\n{code}\n```\n\n{reply}"
     text = (task_description(task) if description is None else description).strip()
-    out = f"Write a Python function `{task.entry_point}` for this task.\n\n{text}\n"
+    out = f"Write a {name} function `{task.entry_point}` for this task.\n\n{text}\n"
     if task.visible_tests:
-        out += f"\nYour code should pass these tests:\n```python\n{_tests_block(task)}\n```\n"
+        out += f"\nYour code should pass these tests:\n```{tag}\n{_tests_block(task)}\n```\n"
     return f"{out}\n{reply}"
 
 

@@ -407,3 +407,33 @@ def test_user_namespace_mode(build_dir: str, lang: str, monkeypatch: pytest.Monk
             pytest.skip(f"no user namespaces here ({ex.isolation})")
         r = ex.run(code, [test], language=lang, entry_point="twice")
     assert r.passed, r
+
+
+# ---------------------------------------------------------------------------------------------------
+# The output-prediction suite's JavaScript programs run through the engine.
+
+
+@pytest.mark.parametrize("lang", [p for p in ALL if p.id == "javascript"])
+def test_output_prediction_javascript_programs(ex: SandboxExecutor, lang: str) -> None:
+    """Every family and level of the output-prediction suite prints, in node, what the generator expects."""
+    import random
+
+    from codegym.tasks.procedural import OutputPredictionConfig, generate_output_prediction, run_programs
+    from codegym.tasks.procedural.output_prediction import verifiable_languages
+    from codegym.tasks.procedural.programs import OUTPUT_FAMILIES, expected_stdout
+
+    assert "javascript" in verifiable_languages(ex)
+    programs = [
+        family.draw(random.Random(seed), level)
+        for family in OUTPUT_FAMILIES
+        for level in family.difficulties
+        for seed in range(3)
+        if "javascript" in family.languages
+    ]
+    results = run_programs([p.source(lang) for p in programs], lang, executor=ex)
+    for program, result in zip(programs, results, strict=True):
+        assert result.stdout == expected_stdout(program.outputs, lang), (program.source(lang), result)
+    items = generate_output_prediction(
+        OutputPredictionConfig(seed=3, size=6, languages=("python", "javascript")), executor=ex
+    )
+    assert [it.language for it in items[:2]] == ["python", "javascript"] and all(it.verified for it in items)
