@@ -135,6 +135,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     ev.add_argument("--device", default="auto", help="torch device (default: cuda if available, else cpu)")
     ev.add_argument(
+        "--chat-template",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="wrap prompts with the tokenizer's chat template (auto: for instruct/chat models that have one)",
+    )
+    ev.add_argument(
         "--output", default=None, help="write the results JSON (and the samples jsonl beside it) here"
     )
     ev.set_defaults(func=run_evaluate)
@@ -178,7 +184,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--k {bad} needs at least that many --samples (got {args.samples})")
     if args.temperature == 0 and args.samples > 1:
         raise ValueError("--temperature 0 is greedy and gives identical samples; use --samples 1 --k 1")
-    policy = load_pretrained_policy(args.model, device=args.device, base_model=args.base_model)
+    policy = load_pretrained_policy(
+        args.model, device=args.device, base_model=args.base_model, chat_template=args.chat_template
+    )
     results = evaluate_policy(
         policy,
         args.suites,

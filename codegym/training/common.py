@@ -57,6 +57,7 @@ class Policy:
         ref_model: A frozen copy of the initial model for full fine-tuning with a KL term (LoRA uses the
             base model with adapters disabled instead, so this stays ``None``).
         name: The model id or path it was loaded from.
+        use_chat_template: Prompts are wrapped as a user message with the tokenizer's chat template.
 
     """
 
@@ -68,6 +69,7 @@ class Policy:
     amp_dtype: torch.dtype | None = None
     ref_model: Any = None
     name: str = ""
+    use_chat_template: bool = False
 
     @property
     def uses_adapters(self) -> bool:
@@ -169,6 +171,22 @@ def load_tokenizer(name: str, trust_remote_code: bool = False) -> Any:
     return tokenizer
 
 
+def resolve_chat_template(tokenizer: Any, name: str, mode: str = "auto") -> bool:
+    """Decide whether prompts get the chat template (``mode``: ``"auto"``, ``"on"`` or ``"off"``)."""
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if mode == "off":
+        return False
+    if mode == "on":
+        if not has_template:
+            raise ValueError(
+                f"chat_template='on' but the tokenizer of {name} has none; use --chat-template off"
+            )
+        return True
+    from codegym.backends.hf import INSTRUCT_NAME
+
+    return has_template and bool(INSTRUCT_NAME.search(str(name)))
+
+
 def lora_targets(model: nn.Module, requested: Sequence[str]) -> list[str]:
     """Resolve ``lora_target_modules``: ``("auto",)`` picks the known projection names the model has."""
     linear_names: set[str] = set()
@@ -267,10 +285,13 @@ def load_policy(cfg: TrainConfig, *, with_reference: bool = False) -> Policy:
     ref_model = None
     if with_reference and mode == "full":
         ref_model = copy.deepcopy(model).eval().requires_grad_(False)
-    return Policy(model, tokenizer, seq2seq, mode, device, amp_dtype, ref_model, cfg.model)
+    chat = resolve_chat_template(tokenizer, cfg.model, cfg.chat_template)
+    return Policy(model, tokenizer, seq2seq, mode, device, amp_dtype, ref_model, cfg.model, chat)
 
 
-def load_pretrained_policy(path: str, *, device: str = "auto", base_model: str | None = None) -> Policy:
+def load_pretrained_policy(
+    path: str, *, device: str = "auto", base_model: str | None = None, chat_template: str = "auto"
+) -> Policy:
     """Load a trained model for inference: a standalone model directory, or a LoRA adapter directory.
 
     An adapter directory (it holds ``adapter_config.json``) is loaded on top of ``base_model`` or of the
@@ -299,7 +320,10 @@ def load_pretrained_policy(path: str, *, device: str = "auto", base_model: str |
         tok_dir = path
         finetune = "full"
     model.to(dev).eval()
-    return Policy(model, load_tokenizer(str(tok_dir)), seq2seq, finetune, dev, None, None, str(path))
+    tokenizer = load_tokenizer(str(tok_dir))
+    name = f"{base_model or ''} {path}"
+    chat = resolve_chat_template(tokenizer, name, chat_template)
+    return Policy(model, tokenizer, seq2seq, finetune, dev, None, None, str(path), chat)
 
 
 def disable_dropout(model: nn.Module) -> None:
@@ -369,7 +393,16 @@ def encode_prompts(
 
     """
     tok = policy.tokenizer
-    encoded = tok(list(prompts), add_special_tokens=True)["input_ids"]
+    if policy.use_chat_template:
+        texts = [
+            tok.apply_chat_template(
+                [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+            )
+            for p in prompts
+        ]
+        encoded = tok(texts, add_special_tokens=False)["input_ids"]  # the template has the special tokens
+    else:
+        encoded = tok(list(prompts), add_special_tokens=True)["input_ids"]
     truncated = sum(len(ids) > max_tokens for ids in encoded)
     if policy.is_seq2seq:
         encoded = [ids[:max_tokens] for ids in encoded]

@@ -91,6 +91,14 @@ class TrainConfig:
         choices=FINETUNE_MODES,
         group="model",
     )
+    chat_template: str = option(
+        "auto",
+        "Wrap each prompt as a user message with the tokenizer's chat template: 'auto' does when the "
+        "tokenizer has one and the model name looks like an instruct/chat model (as codegym's HF backend "
+        "does), 'on', 'off'.",
+        choices=("auto", "on", "off"),
+        group="model",
+    )
     lora_r: int = option(64, "LoRA rank.", group="model")
     lora_alpha: int = option(16, "LoRA alpha (scaling = alpha / r).", group="model")
     lora_dropout: float = option(0.1, "Dropout on the LoRA input (SFT; RL disables dropout).", group="model")

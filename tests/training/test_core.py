@@ -178,3 +178,14 @@ def test_run_names_and_crossed() -> None:
     assert common.run_name(sft, "full") == "tiny-humaneval-sft-full"
     assert common.crossed(4, 2, 4) and not common.crossed(3, 2, 4) and not common.crossed(5, 4, 0)
     assert common.epoch_order(10, 0, 1) == common.epoch_order(10, 0, 1) != common.epoch_order(10, 0, 2)
+
+
+def test_instruct_models_get_their_chat_template() -> None:
+    instruct = _policy(tiny_llama_path(instruct=True))
+    assert instruct.use_chat_template
+    ids, _, _ = common.encode_prompts(instruct, ["Write add."], 64)
+    assert instruct.tokenizer.decode(ids[0]).startswith("<s>[INST] Write add. [/INST]")
+    assert not _policy(tiny_llama_path(instruct=True), chat_template="off").use_chat_template
+    assert not _policy(tiny_llama_path()).use_chat_template  # a base model's prompts stay plain
+    with pytest.raises(ValueError, match="has none"):
+        _policy(tiny_llama_path(), chat_template="on")
