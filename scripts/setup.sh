@@ -43,5 +43,22 @@ if [[ ! -f /usr/share/wordnet/data.noun || ! -f /usr/share/wordnet/index.sense ]
     fi
 fi
 
+# Toolchains of the execution engine's other languages: JavaScript (node), C++ (g++), Rust (rustc).
+# A missing one only makes that language unavailable (its tests are skipped); root installs them.
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v rustc >/dev/null 2>&1 || [[ -x "$HOME/.cargo/bin/rustc" ]] || missing+=(rustc)
+if (( ${#missing[@]} )); then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "[setup] installing language toolchains with apt-get: ${missing[*]}"
+        { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
+            || echo "[setup] WARNING: could not install ${missing[*]}; those languages stay unavailable" >&2
+    else
+        echo "[setup] note: ${missing[*]} not installed; as root: apt-get install ${missing[*]}" >&2
+    fi
+fi
+
 .venv/bin/codegym setup
 echo "[setup] done: activate with 'source .venv/bin/activate'"

@@ -147,7 +147,7 @@ fn spawn() -> i32 {
     }
     1
 }
-fn spin() -> i32 { let mut x: u64 = 0; loop { x = std::hint::black_box(x + 1); } }
+fn spin() -> i32 { loop {} }
 fn bomb() -> i32 { let mut keep: Vec<Vec<u8>> = Vec::new(); loop { keep.push(vec![1u8; 1 << 24]); } }
 fn quit() -> i32 { std::process::exit(0) }
 """,
@@ -327,7 +327,9 @@ def test_own_type_with_always_true_equality_does_not_compile(ex: SandboxExecutor
     test = {"cpp": "assert(f(1) == 2);", "rust": "assert_eq!(f(1), 2);"}[lang]
     r = ex.run(code, [test], language=lang, entry_point="f")
     assert r.status is Outcome.COMPILE_ERROR
-    assert "codegym: the entry point must return standard-library values" in r.message
+    assert "codegym: the entry point must return standard-library values" in r.message or (
+        lang == "rust" and "Trusted" in r.message  # rustc < 1.78: no custom message
+    )
 
 
 @pytest.mark.parametrize("lang", [p for p in ALL if p.id == "javascript"])

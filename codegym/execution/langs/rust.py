@@ -183,10 +183,7 @@ mod @NS@ {
         done();
     }
 
-    #[diagnostic::on_unimplemented(
-        message = "codegym: the entry point must return standard-library values (numbers, String, Vec, \
-                   Option, tuples, maps...), not `{Self}`"
-    )]
+    @DIAGNOSTIC@
     pub trait Trusted {}
     macro_rules! trusted {
         ($($t:ty),*) => { $(impl Trusted for $t {})* };
@@ -312,8 +309,25 @@ def _hoist_attributes(code: str) -> tuple[str, list[str]]:
     return "\n".join(lines), attrs
 
 
-def generate(code: str, tests: Sequence[str], setup: str, entry_point: str) -> str:
-    """Return the complete Rust source of one request (see the module docstring)."""
+DIAGNOSTIC = """#[diagnostic::on_unimplemented(
+        message = "codegym: the entry point must return standard-library values (numbers, String, Vec, \\
+                   Option, tuples, maps...), not `{Self}`"
+    )]"""
+
+
+def _release(version: str) -> tuple[int, ...]:
+    m = re.search(r"^release: (\d+)\.(\d+)", version, re.M) or re.search(r"rustc (\d+)\.(\d+)", version)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def generate(
+    code: str, tests: Sequence[str], setup: str, entry_point: str, rustc_version: tuple[int, ...] = (1, 78)
+) -> str:
+    """Return the complete Rust source of one request (see the module docstring).
+
+    ``rustc_version`` decides whether the friendlier message of an untrusted return type
+    (``#[diagnostic::on_unimplemented]``, Rust 1.78) can be used.
+    """
     ns = _namespace(code, tests, setup)
     body, attrs = _hoist_attributes(code)
     head = " ".join(["#![no_main]", "#![allow(warnings)]", *attrs]) + " "
@@ -332,6 +346,7 @@ def generate(code: str, tests: Sequence[str], setup: str, entry_point: str) -> s
         run = RUN_PROGRAM
     harness = (
         HARNESS.replace("@IMPORT@", importing)
+        .replace("@DIAGNOSTIC@", DIAGNOSTIC if tuple(rustc_version) >= (1, 78) else "")
         .replace("@TESTS@", tests_src)
         .replace("@RUN@", run)
         .replace("@NS@", ns)
@@ -347,7 +362,7 @@ def build(
     code: str, tests: Sequence[str], setup: str, entry_point: str, limits: Limits, toolchain: Toolchain
 ) -> tuple[dict, dict, list[str], str]:
     """Return ``(spec, compile, flags, source)`` for a Rust request."""
-    source = generate(code, tests, setup, entry_point)
+    source = generate(code, tests, setup, entry_point, _release(toolchain.version))
     argv = [toolchain.binary, *FLAGS, "-o", "prog", "main.rs"]
     compile_spec = {"files": {"main.rs": source}, "argv": argv, "output": "prog"}
     spec = {
