@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  codegym exec solution.py --tests-file tests.py      # one test per non-empty line\n"
             "  codegym exec solution.py --task MBPP/11             # a task's hidden tests\n"
             "  echo 'def f(): return 1' | codegym exec - -t 'assert f() == 1' --json\n"
+            "  codegym exec add.cpp -t 'assert(add(1, 2) == 3);'    # C++ (also .js, .rs; or --language)\n"
             "The exit status is 0 if every test passed, 1 otherwise."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -33,6 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--mbpp-path", metavar="FILE", help="MBPP jsonl file for --task MBPP/... (default: env)"
     )
     parser.add_argument("--entry-point", default="", help="the candidate's function the tests call")
+    parser.add_argument(
+        "--language",
+        default=None,
+        help="python, javascript, cpp or rust (default: the file extension's, else the task's, else python)",
+    )
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds per test (default 3)")
     parser.add_argument(
         "--memory-mb", type=int, default=1024, help="memory the program may add (default 1024)"
@@ -78,6 +84,17 @@ def _read(path: str) -> str:
     return p.read_text(encoding="utf-8")
 
 
+def _language_of(path: str, default: str) -> str:
+    """Return the language a file's extension names (``.js``, ``.cpp``, ``.rs``...), else ``default``."""
+    from codegym.execution.languages import get_language, known_languages
+
+    suffix = Path(path).suffix.lower()
+    for name in known_languages():
+        if suffix and suffix == get_language(name).file_extension:
+            return name
+    return {".cc": "cpp", ".cxx": "cpp", ".mjs": "javascript", ".cjs": "javascript"}.get(suffix, default)
+
+
 def run_exec(args: argparse.Namespace) -> int:
     """Run the program and print the verdicts; exit status 0 only if every test passed."""
     from codegym.execution import Limits, SandboxExecutor
@@ -100,9 +117,10 @@ def run_exec(args: argparse.Namespace) -> int:
         raise ValueError(
             "no tests: give -t/--test, --tests-file or --task (the program runs only against tests)"
         )
+    language = args.language or _language_of(args.program, task.language if args.task else "python")
     limits = Limits(timeout_s=args.timeout, memory_mb=args.memory_mb)
     with SandboxExecutor(workers=1, limits=limits, cache_size=0, isolation=args.isolation) as ex:
-        result = ex.run(code, tests, setup=setup, entry_point=entry_point)
+        result = ex.run(code, tests, setup=setup, entry_point=entry_point, language=language)
         isolation = ex.isolation
     if args.json:
         out = {

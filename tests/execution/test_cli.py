@@ -42,3 +42,18 @@ def test_bench_execution_is_registered() -> None:
     parser = build_parser()
     args = parser.parse_args(["bench", "execution", "--workers", "1", "--rounds", "1", "--skip-human-eval"])
     assert args.workers == 1 and args.skip_human_eval
+
+
+def test_exec_language_from_extension_or_flag(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    from codegym.execution import available_languages
+
+    if "javascript" not in available_languages():
+        pytest.skip("node is not installed")
+    program = tmp_path / "sol.js"
+    program.write_text("function add(a, b) { return a + b; }\n")
+    assert main(["exec", str(program), "-t", "assert.strictEqual(add(1, 2), 3);", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "passed"
+    other = tmp_path / "sol.txt"
+    other.write_text("function add(a, b) { return a - b; }\n")
+    assert main(["exec", str(other), "--language", "js", "-t", "assert.strictEqual(add(1, 2), 3);"]) == 1
+    assert "AssertionError" in capsys.readouterr().out
