@@ -773,6 +773,7 @@ class SandboxExecutor:
             return _failure(Outcome.INFRA, str(exc), job.n)
         job.payload = {"op": "run", "language": "external", "exec": spec, "limits": _limits_dict(limits)}
         job.budget = (limits.total_timeout_s or limits.timeout_s * (job.n + 2)) + _HOST_GRACE_S
+        job.budget += float(spec.get("startup_s", 0.0))
         if job.compiling:
             job.budget += limits.compile_timeout_s
         elif job.build_key is not None:

@@ -359,5 +359,6 @@ def build(
         "as_extra_mb": 2048,
         "env": {},
         "oom_markers": list(OOM_MARKERS),
+        "startup_s": 2.0,  # loading the program (and libstdc++) before the harness's first frame
     }
     return spec, compile_spec, FLAGS, source

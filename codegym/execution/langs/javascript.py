@@ -21,6 +21,8 @@ from codegym.execution.results import Limits
 from codegym.execution.toolchains import Toolchain, harness_path
 
 NODE_FLAGS = ("--max-old-space-size={memory_mb}", "--v8-pool-size=1", "--no-warnings")
+#: Allowance for node's start-up before the harness's first frame (no candidate code runs before it).
+STARTUP_S = 10.0
 OOM_MARKERS = (
     "JavaScript heap out of memory",
     "Fatal process out of memory",
@@ -41,6 +43,7 @@ def build(
         "data_extra_mb": 256,
         "as_extra_mb": None,
         "env": {"UV_THREADPOOL_SIZE": "1"},
+        "startup_s": STARTUP_S,
         "oom_markers": list(OOM_MARKERS),
     }
     return spec, None, [], ""
