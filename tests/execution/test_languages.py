@@ -354,6 +354,32 @@ def test_javascript_tampering(ex: SandboxExecutor, lang: str) -> None:
             "assert.strictEqual(f(), 1);",
             Outcome.FAILED,
         ),
+        # The harness reports with functions it captured before the candidate ran: patching
+        # Buffer.prototype.write (to turn an "F" into a "P"), the array iterator or Promise.prototype.then
+        # (to settle an awaited failing test as a success) changes nothing.
+        (
+            "const w = Buffer.prototype.write;\n"
+            "Buffer.prototype.write = function (s, ...a) {\n"
+            "  return w.call(this, s === 'F' ? 'P' : s, ...a);\n};\n"
+            "function f() { return 0; }",
+            "assert.strictEqual(f(), 1);",
+            Outcome.FAILED,
+        ),
+        (
+            "Array.prototype.includes = () => true;\n"
+            "Array.prototype[Symbol.iterator] = function* () { yield 'globalThis'; };\n"
+            "function f() { return []; }",
+            "assert(f().includes(3));",
+            Outcome.ERROR,
+        ),
+        (
+            "const then = Promise.prototype.then;\n"
+            "Promise.prototype.then = function (ok) {\n"
+            "  Promise.prototype.then = then;\n  return then.call(this, ok, ok);\n};\n"
+            "async function f() { return 0; }",
+            "assert.strictEqual(await f(), 1);",
+            Outcome.ERROR,  # the harness never calls the patched `then`: it stays replaced (Tampering)
+        ),
         # Writing to the verdict channel without the nonce is a crash.
         (
             "function f() { require('fs').writeSync(3, Buffer.alloc(64, 1)); return 1; }",

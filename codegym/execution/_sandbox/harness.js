@@ -17,32 +17,46 @@ const fs = require('fs');
 const vm = require('vm');
 const assertModule = require('assert');
 
+// Captured before any untrusted code runs. Methods are called through Reflect.apply, never looked up
+// on objects at report time: a candidate that patches Buffer.prototype.write, Array.prototype's
+// iterator or Promise.prototype.then must not change what the harness reports.
+const apply = Reflect.apply;
 const writeSync = fs.writeSync;
+const readSync = fs.readSync;
+const closeSync = fs.closeSync;
 const hrtime = process.hrtime.bigint;
 const reallyExit = typeof process.reallyExit === 'function' ? process.reallyExit.bind(process) : process.exit.bind(process);
 const BufferAlloc = Buffer.alloc;
 const BufferFrom = Buffer.from;
 const BufferConcat = Buffer.concat;
-const BufferByteLength = Buffer.byteLength;
+const BufWrite = Buffer.prototype.write;
+const BufWriteDoubleLE = Buffer.prototype.writeDoubleLE;
+const BufWriteUInt8 = Buffer.prototype.writeUInt8;
+const BufWriteInt32LE = Buffer.prototype.writeInt32LE;
+const BufWriteInt16LE = Buffer.prototype.writeInt16LE;
+const BufToString = Buffer.prototype.toString;
+const TypedArrayProto = Object.getPrototypeOf(Uint8Array.prototype);
+const TASet = TypedArrayProto.set;
+const TASubarray = TypedArrayProto.subarray;
+const StrSlice = String.prototype.slice;
+const RegExpTest = RegExp.prototype.test;
+const ObjectHasOwn = Object.prototype.hasOwnProperty;
+const PromiseThen = Promise.prototype.then;
 const Number_ = Number;
 const String_ = String;
 const ReflectOwnKeys = Reflect.ownKeys;
 const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+const getPrototypeOf = Object.getPrototypeOf;
 const ObjectFreeze = Object.freeze;
 const ObjectIs = Object.is;
-const ObjectAssign = Object.assign;
-const ObjectCreate = Object.create;
-const ArrayIsArray = Array.isArray;
 const JSONParse = JSON.parse;
 const mypid = process.pid;
-const getpid = () => process.pid;
 const realRequire = require;
 const Script = vm.Script;
 const AssertionError = assertModule.AssertionError;
-const RangeError_ = RangeError;
 const SyntaxError_ = SyntaxError;
-const Promise_ = Promise;
 const setImmediate_ = setImmediate;
+const LOWER_NAME = /^[a-z_$]/;
 
 const K_BEGIN = 0x42, K_END = 0x45, K_DONE = 0x44; // 'B', 'E', 'D'
 const R_PASS = 'P', R_FAIL = 'F', R_ERROR = 'E', R_MEMORY = 'M', R_SYNTAX = 'X', R_INFRA = 'I';
@@ -58,21 +72,21 @@ function readAll(fd) {
   for (;;) {
     let n;
     try {
-      n = fs.readSync(fd, buf, 0, buf.length, null);
+      n = readSync(fd, buf, 0, buf.length, null);
     } catch (e) {
       if (e && e.code === 'EAGAIN') continue;
       throw e;
     }
     if (n === 0) break;
-    chunks.push(BufferFrom(buf.subarray(0, n)));
+    chunks.push(BufferFrom(apply(TASubarray, buf, [0, n])));
   }
   return BufferConcat(chunks);
 }
 
 const input = readAll(4);
-fs.closeSync(4);
-const nonce = BufferFrom(input.subarray(0, 16));
-const job = JSONParse(input.subarray(16).toString('utf8'));
+closeSync(4);
+const nonce = BufferFrom(apply(TASubarray, input, [0, 16]));
+const job = JSONParse(apply(BufToString, apply(TASubarray, input, [16]), ['utf8']));
 const tests = job.tests;
 const nTests = tests.length;
 
@@ -87,33 +101,35 @@ let began = 0;
 
 function short(text, limit) {
   text = typeof text === 'string' ? text : String_(text);
-  return text.length <= limit ? text : text.slice(0, limit - 3) + '...';
+  return text.length <= limit ? text : apply(StrSlice, text, [0, limit - 3]) + '...';
 }
 
 function send(kind, index, result, exc, msg) {
-  if (getpid() !== mypid) reallyExit(0);
-  let payload;
+  if (process.pid !== mypid) reallyExit(0);
   const t = now();
+  let frame;
+  let plen = 0;
   if (kind === K_BEGIN) {
     began = t;
-    payload = BufferAlloc(8);
-    payload.writeDoubleLE(t, 0);
+    frame = BufferAlloc(23 + 8);
+    apply(BufWriteDoubleLE, frame, [t, 23]);
+    plen = 8;
   } else if (kind === K_END) {
-    const head = BufferAlloc(9);
-    head.write(result, 0, 'ascii');
-    head.writeDoubleLE(t - began, 1);
-    const text = BufferFrom(short(exc || '', 200) + '\0' + short(msg || '', 400), 'utf8');
-    payload = BufferConcat([head, text]).subarray(0, MAX_PAYLOAD);
+    const text = short(exc || '', 200) + '\0' + short(msg || '', 400);
+    frame = BufferAlloc(23 + MAX_PAYLOAD);
+    apply(BufWrite, frame, [result, 23, 1, 'latin1']);
+    apply(BufWriteDoubleLE, frame, [t - began, 24]);
+    plen = 9 + apply(BufWrite, frame, [text, 32, MAX_PAYLOAD - 9, 'utf8']);
   } else {
-    payload = BufferAlloc(0);
+    frame = BufferAlloc(23);
   }
-  const header = BufferAlloc(7);
-  header.writeUInt8(kind, 0);
-  header.writeInt32LE(index, 1);
-  header.writeInt16LE(payload.length, 5);
-  const frame = BufferConcat([nonce, header, payload]);
+  apply(TASet, frame, [nonce, 0]);
+  apply(BufWriteUInt8, frame, [kind, 16]);
+  apply(BufWriteInt32LE, frame, [index, 17]);
+  apply(BufWriteInt16LE, frame, [plen, 21]);
+  const total = 23 + plen;
   let off = 0;
-  while (off < frame.length) off += writeSync(3, frame, off, frame.length - off);
+  while (off < total) off += writeSync(3, frame, off, total - off);
 }
 
 function finish() {
@@ -135,7 +151,7 @@ function describe(e) {
           if (n && typeof n.value === 'string') name = n.value;
           break;
         }
-        proto = Object.getPrototypeOf(proto);
+        proto = getPrototypeOf(proto);
       }
       const m = getOwnPropertyDescriptor(e, 'message');
       if (m && typeof m.value === 'string') message = m.value;
@@ -150,16 +166,16 @@ function describe(e) {
 }
 
 function classify(e) {
-  const [name, message] = describe(e);
+  const d = describe(e);
   let isAssertion = false;
   try {
     isAssertion = e instanceof AssertionError;
   } catch (_) {
     isAssertion = false;
   }
-  if (isAssertion) return [R_FAIL, 'AssertionError', message];
-  if (name === 'RangeError' && message === 'Array buffer allocation failed') return [R_MEMORY, name, message];
-  return [R_ERROR, name, message];
+  if (isAssertion) return [R_FAIL, 'AssertionError', d[1]];
+  if (d[0] === 'RangeError' && d[1] === 'Array buffer allocation failed') return [R_MEMORY, d[0], d[1]];
+  return [R_ERROR, d[0], d[1]];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -187,7 +203,7 @@ const TRUSTED_MODULES = {
 };
 
 function trustedRequire(name) {
-  if (typeof name === 'string' && Object.prototype.hasOwnProperty.call(TRUSTED_MODULES, name)) {
+  if (typeof name === 'string' && apply(ObjectHasOwn, TRUSTED_MODULES, [name])) {
     return TRUSTED_MODULES[name];
   }
   return realRequire(name);
@@ -221,11 +237,13 @@ let SNAP = null;
 
 function intact() {
   for (let i = 0; i < SNAP.length; i++) {
-    const [label, obj, key, value, get, set] = SNAP[i];
-    const d = getOwnPropertyDescriptor(obj, key);
-    if (!d || !ObjectIs(d.value, value) || d.get !== get || d.set !== set) {
-      if (label === 'globalThis' && typeof key === 'string' && /^[a-z_$]/.test(key)) continue;
-      return `${label}.${String_(key)} was replaced`;
+    const entry = SNAP[i];
+    const d = getOwnPropertyDescriptor(entry[1], entry[2]);
+    if (!d || !ObjectIs(d.value, entry[3]) || d.get !== entry[4] || d.set !== entry[5]) {
+      const key = entry[2];
+      // Candidates define globals of their own (function f, var escape...): only built-ins count.
+      if (entry[0] === 'globalThis' && typeof key === 'string' && apply(RegExpTest, LOWER_NAME, [key])) continue;
+      return `${entry[0]}.${String_(key)} was replaced`;
     }
   }
   return '';
@@ -243,16 +261,19 @@ const STD_NAMES = [
 ];
 const STD_VALUES = STD_NAMES.map((name) => globalThis[name]);
 
-function compileTest(src, i) {
+function compileTest(src, i, isAsync) {
   // `assert` comes from the harness (a candidate cannot swap it); the test body may still declare its
   // own, and top-level declarations of set-up and candidate are visible (same global scope).
   const wrapped = `(function (require, ${STD_NAMES.join(', ')}) { const assert = require("assert"); ` +
-    'return async function () {\n' + src + '\n}; })';
+    `return ${isAsync ? 'async ' : ''}function () {\n` + src + '\n}; })';
   return new Script(wrapped, { filename: `test ${i}`, lineOffset: -1 }).runInThisContext()(
     trustedRequire, ...STD_VALUES);
 }
 
-async function main() {
+const compiled = [];
+const isAsync = [];
+
+function main() {
   globalThis.require = trustedRequire;
   globalThis.module = { exports: {} };
   globalThis.exports = globalThis.module.exports;
@@ -261,19 +282,20 @@ async function main() {
   try {
     if (job.setup) new Script(job.setup, { filename: 'setup.js' }).runInThisContext();
   } catch (e) {
-    const [, name, message] = classify(e);
-    send(K_END, PHASE_SETUP, R_INFRA, name, 'set-up code failed: ' + message);
+    const c = classify(e);
+    send(K_END, PHASE_SETUP, R_INFRA, c[1], 'set-up code failed: ' + c[2]);
     finish();
   }
   send(K_END, PHASE_SETUP, R_PASS);
 
-  const compiled = [];
   for (let i = 0; i < nTests; i++) {
+    // Tests that await run as async functions; the others stay synchronous (no promise machinery).
+    isAsync.push(/\bawait\b/.test(tests[i]));
     try {
-      compiled.push(compileTest(tests[i], i));
+      compiled.push(compileTest(tests[i], i, isAsync[i]));
     } catch (e) {
-      const [, name, message] = classify(e);
-      compiled.push([name, message]);
+      const c = classify(e);
+      compiled.push([c[1], c[2]]);
     }
   }
   SNAP = snapshot();
@@ -283,49 +305,85 @@ async function main() {
   try {
     script = new Script(job.code, { filename: 'solution.js' });
   } catch (e) {
-    const [kind, name, message] = classify(e);
-    send(K_END, PHASE_CODE, e instanceof SyntaxError_ ? R_SYNTAX : kind, name, message);
+    const c = classify(e);
+    send(K_END, PHASE_CODE, e instanceof SyntaxError_ ? R_SYNTAX : c[0], c[1], c[2]);
     finish();
   }
   try {
     script.runInThisContext();
-    if (nTests === 0) {
-      // A whole program: let promise chains and immediate callbacks run before it counts as finished.
-      await new Promise_((resolve) => setImmediate_(resolve));
-    }
   } catch (e) {
-    const [kind, name, message] = classify(e);
-    send(K_END, PHASE_CODE, kind, name, message);
+    const c = classify(e);
+    send(K_END, PHASE_CODE, c[0], c[1], c[2]);
     finish();
   }
+  if (nTests === 0) {
+    // A whole program: let immediate callbacks and settled promise chains run before it counts as done.
+    setImmediate_(() => {
+      send(K_END, PHASE_CODE, R_PASS);
+      finish();
+    });
+    return;
+  }
   send(K_END, PHASE_CODE, R_PASS);
+  runFrom(0);
+}
 
-  for (let i = 0; i < nTests; i++) {
+function report(i, c) {
+  const problem = intact();
+  if (problem) {
+    send(K_END, i, R_ERROR, 'Tampering', 'candidate modified the test environment: ' + problem);
+    finish();
+  }
+  send(K_END, i, c[0], c[1], c[2]);
+}
+
+function runFrom(first) {
+  for (let i = first; i < nTests; i++) {
     send(K_BEGIN, i);
     const test = compiled[i];
     if (typeof test !== 'function') {
       send(K_END, i, R_INFRA, 'SyntaxError', 'test does not compile: ' + test[0] + ': ' + test[1]);
       continue;
     }
-    let problem = intact();
+    const problem = intact();
     if (problem) {
       send(K_END, i, R_ERROR, 'Tampering', 'candidate modified the test environment: ' + problem);
-      break;
+      finish();
     }
-    let kind = R_PASS, name = '', message = '';
+    let result;
     try {
-      await test();
+      result = test();
     } catch (e) {
-      [kind, name, message] = classify(e);
+      report(i, classify(e));
+      continue;
     }
-    problem = intact();
-    if (problem) {
-      send(K_END, i, R_ERROR, 'Tampering', 'candidate modified the test environment: ' + problem);
-      break;
+    if (isAsync[i]) {
+      // The native `then`, captured before the candidate ran, on the async function's own promise:
+      // the verdict follows how the test really settled.
+      try {
+        apply(PromiseThen, result, [
+          () => {
+            report(i, [R_PASS, '', '']);
+            runFrom(i + 1);
+          },
+          (e) => {
+            report(i, classify(e));
+            runFrom(i + 1);
+          },
+        ]);
+      } catch (e) {
+        report(i, [R_ERROR, 'Tampering', 'the promise machinery was modified']);
+        finish();
+      }
+      return;
     }
-    send(K_END, i, kind, name, message);
+    report(i, [R_PASS, '', '']);
   }
   finish();
 }
 
-main().catch(() => reallyExit(70));
+try {
+  main();
+} catch (e) {
+  reallyExit(70);
+}
