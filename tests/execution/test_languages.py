@@ -316,20 +316,43 @@ def test_hostile_programs_leave_nothing_behind(hostile: dict) -> None:
 # Forged comparisons and tampering, per language.
 
 
+#: A candidate's own ``write`` interposes libc's for the whole program: it rewrites every "F" result of
+#: a verdict frame into "P" before writing it. The harness writes frames with raw system calls.
+INTERPOSE = {
+    "cpp": "#include <sys/syscall.h>\n#include <unistd.h>\n"
+    'extern "C" ssize_t write(int fd, const void* buf, size_t n) {\n'
+    "  unsigned char* b = (unsigned char*)buf;\n"
+    "  if (fd == 3 && n > 23 && b[16] == 'E' && b[23] == 'F') b[23] = 'P';\n"
+    "  return syscall(SYS_write, fd, buf, n);\n}\n"
+    "int f(int x) { return x; }\n",
+    "rust": '#[no_mangle]\npub unsafe extern "C" fn write(fd: i32, buf: *mut u8, n: usize) -> isize {\n'
+    '    extern "C" { fn syscall(nr: i64, ...) -> i64; }\n'
+    "    if fd == 3 && n > 23 && *buf.add(16) == b'E' && *buf.add(23) == b'F' { *buf.add(23) = b'P'; }\n"
+    "    syscall(1, fd as i64, buf, n) as isize\n}\n"
+    "fn f(x: i32) -> i32 { x }\n",
+}
+
+
 @pytest.mark.parametrize("lang", COMPILED_PARAMS)
-def test_own_type_with_always_true_equality_does_not_compile(ex: SandboxExecutor, lang: str) -> None:
-    code = {
+def test_forged_equality_and_interposed_write(ex: SandboxExecutor, lang: str) -> None:
+    own_type = {
         "cpp": "struct Any { bool operator==(int) const { return true; } };\nAny f(int) { return {}; }\n",
         "rust": "#[derive(Debug)] struct Any;\n"
         "impl PartialEq<i32> for Any { fn eq(&self, _: &i32) -> bool { true } }\n"
         "fn f(_x: i32) -> Any { Any }\n",
     }[lang]
     test = {"cpp": "assert(f(1) == 2);", "rust": "assert_eq!(f(1), 2);"}[lang]
-    r = ex.run(code, [test], language=lang, entry_point="f")
-    assert r.status is Outcome.COMPILE_ERROR
-    assert "codegym: the entry point must return standard-library values" in r.message or (
-        lang == "rust" and "Trusted" in r.message  # rustc < 1.78: no custom message
+    forged, interposed = ex.run_batch(
+        [
+            ExecutionRequest(own_type, [test], language=lang, entry_point="f"),
+            ExecutionRequest(INTERPOSE[lang], [test], language=lang, entry_point="f"),
+        ]
     )
+    assert forged.status is Outcome.COMPILE_ERROR
+    assert "codegym: the entry point must return standard-library values" in forged.message or (
+        lang == "rust" and "Trusted" in forged.message  # rustc < 1.78: no custom message
+    )
+    assert interposed.status is Outcome.FAILED, interposed
 
 
 @pytest.mark.parametrize("lang", [p for p in ALL if p.id == "javascript"])
