@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# Two pytest workers share two cores: one BLAS/OpenMP thread each (tiny models slow down up to 70x with
+# spin-waiting threads). Set before torch is imported by any test module; subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The MBPP release file: ``$CODEGYM_MBPP_PATH`` if set, else ``../shared/data/mbpp/mbpp.jsonl`` relative
