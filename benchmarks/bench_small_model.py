@@ -28,6 +28,23 @@ import json
 import time
 
 
+class _CPUTimed:
+    """Wraps a generator and adds up the CPU time of its ``generate`` calls (in this process)."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.cpu_seconds = 0.0
+        self.prompts = 0
+
+    def generate(self, prompts: list[str], **kwargs: object) -> list[list[str]]:
+        start = time.process_time()
+        out = self.inner.generate(prompts, **kwargs)
+        self.cpu_seconds += time.process_time() - start
+        self.prompts += len(prompts)
+        return out
+
+
 def compare_architectures(cpu_budget: float, eval_size: int, threads: int) -> list[dict]:
     """Train both architectures for ``cpu_budget`` CPU seconds each and evaluate them on held-out tasks."""
     from codegym.backends.hf import HFCodeGenerator
@@ -41,15 +58,19 @@ def compare_architectures(cpu_budget: float, eval_size: int, threads: int) -> li
         tok = build_tokenizer([t for p in pairs for t in p], recipe.vocab_size, arch)
         # Calibrate: CPU seconds per step of this architecture, so that its learning-rate schedule spans
         # the budget (a schedule cut off half-way would handicap the slower architecture).
-        probe = recipe.replace(max_steps=12, warmup_steps=1)
-        _, calib = train_model(probe, tok, pairs, progress=False, threads=threads)
-        steps = max(20, int(cpu_budget / (calib.cpu_seconds / calib.steps)))
+        # The first steps pay one-off costs, so the cost is the difference between 30 and 10 steps.
+        costs = []
+        for n in (10, 30):
+            probe = recipe.replace(max_steps=n, warmup_steps=1)
+            costs.append(train_model(probe, tok, pairs, progress=False, threads=threads)[1].cpu_seconds)
+        per_step = (costs[1] - costs[0]) / 20
+        steps = max(20, int(cpu_budget / per_step))
         recipe = recipe.replace(max_steps=steps, warmup_steps=min(recipe.warmup_steps, steps // 10))
-        print(f"{arch}: {calib.cpu_seconds / calib.steps:.3f} CPU s per step -> {steps} steps")
+        print(f"{arch}: {per_step:.3f} CPU s per step -> {steps} steps")
         model, report = train_model(
-            recipe, tok, pairs, progress=True, threads=threads, max_cpu_seconds=1.25 * cpu_budget
+            recipe, tok, pairs, progress=True, threads=threads, max_cpu_seconds=1.1 * cpu_budget
         )
-        gen = HFCodeGenerator(model, tok, name=f"small-{arch}", batch_size=32)
+        gen = _CPUTimed(HFCodeGenerator(model, tok, name=f"small-{arch}", batch_size=32))
         ev = evaluate_by_group(gen, size=eval_size, train_groups=recipe.train_groups, progress=True)
         row = {
             "architecture": arch,
@@ -60,7 +81,7 @@ def compare_architectures(cpu_budget: float, eval_size: int, threads: int) -> li
             "final_loss": round(report.final_loss, 4),
             "pass@1 trained groups": round(ev.mean(True), 3),
             "pass@1 held-out groups": round(ev.mean(False), 3),
-            "eval_s": round(ev.seconds, 1),
+            "generation CPU ms/prompt": round(1000 * gen.cpu_seconds / gen.prompts, 1),
         }
         print(json.dumps(row))
         print(ev.table())
@@ -97,11 +118,11 @@ def default_model_by_group(eval_size: int, threads: int) -> None:
     print(f"(evaluation took {report.seconds:.0f} s)")
 
 
-def benchmark_env(eval_size: int, vector_steps: int) -> None:
+def benchmark_env(eval_size: int, vector_steps: int, max_steps: int | None = None) -> None:
     """SynthPrompt-v0 with its defaults (small model, MiniLM, all six operators): speed and headroom.
 
     Speed: environment steps per second of 8 batched environments taking random edit actions.
-    Headroom, on ``eval_size`` held-out tasks, 10 steps per episode: the original (held-out) wording;
+    Headroom, on ``eval_size`` held-out tasks, with the registered ``max_steps``: the original wording;
     random edit operators (never ``submit``, like the comparison's random baseline); always taking
     ``llm_rewrite`` (the catalogue rewriter); and the best of the six phrasings (an upper bound for
     rewording). An agent that learns to reword should land between random and the upper bound.
@@ -132,7 +153,8 @@ def benchmark_env(eval_size: int, vector_steps: int) -> None:
     )
     venv.close()
 
-    evaluation = make_prompt_vec_env("SynthPrompt-v0", n_envs=8, seed=0, backend=gen, split="eval")
+    over = {} if max_steps is None else {"max_steps": max_steps}
+    evaluation = make_prompt_vec_env("SynthPrompt-v0", n_envs=8, seed=0, backend=gen, split="eval", **over)
     tasks = evaluation.envs[0].tasks[:eval_size]
     ids = [t.task_id for t in tasks]
     rows = []
@@ -159,7 +181,8 @@ def benchmark_env(eval_size: int, vector_steps: int) -> None:
     rows.append(
         ("best of the six phrasings (upper bound)", np.mean(any_group), float("nan"), 6.0, best.seconds)
     )
-    print(f"headroom on {len(tasks)} held-out (eval-split) tasks, 10 steps per episode:")
+    steps = evaluation.envs[0].max_steps
+    print(f"headroom on {len(tasks)} held-out (eval-split) tasks, {steps} steps per episode:")
     print(f"{'method':<42}{'pass@1':>8}{'soft pass':>11}{'model calls':>13}{'seconds':>9}")
     for label, p, soft, calls, sec in rows:
         print(f"{label:<42}{p:>8.3f}{soft:>11.3f}{calls:>13.2f}{sec:>9.1f}")
@@ -171,6 +194,9 @@ def main() -> None:
     )
     parser.add_argument("--part", choices=("arch", "groups", "env", "all"), default="all")
     parser.add_argument("--vector-steps", type=int, default=30, help="env part: timed vector steps")
+    parser.add_argument(
+        "--env-max-steps", type=int, default=None, help="env part: episode length (default: the registered 4)"
+    )
     parser.add_argument(
         "--cpu-budget", type=float, default=150.0, help="CPU seconds of training per architecture"
     )
@@ -185,7 +211,7 @@ def main() -> None:
     if args.part in ("groups", "all"):
         default_model_by_group(args.eval_size, args.threads)
     if args.part in ("env", "all"):
-        benchmark_env(args.eval_size, args.vector_steps)
+        benchmark_env(args.eval_size, args.vector_steps, args.env_max_steps)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The ``SynthPrompt-v0`` benchmark: prompt optimization over procedural tasks with codegym's small model.
 
-``SynthPrompt-v0`` is :class:`~codegym.envs.prompt_optimization.PromptOptimizationEnv` (the environment
-of ``MBPPPrompt-v0``: same observation, operators and rewards) with three different arguments:
+```SynthPrompt-v0`` is :class:`~codegym.envs.prompt_optimization.PromptOptimizationEnv` (the environment
+of ``MBPPPrompt-v0``: same observation, operators and rewards) with these arguments changed:
 
 * **tasks**: the function-synthesis suite (dataset :data:`BENCHMARK_DATASET`), each task worded in a
   phrasing group the small model was *not* trained on (:func:`load_benchmark_tasks`), so that the first
@@ -10,7 +10,8 @@ of ``MBPPPrompt-v0``: same observation, operators and rewards) with three differ
   use and cached), fast enough on a CPU for PPO to train in minutes;
 * **rewriter**: the ``llm_rewrite`` operator's model is :class:`PhrasingCatalogueRewriter`, which rewrites
   a description into another phrasing of the same task from the suite's catalogue, instead of asking a
-  3B-parameter chat model (which a CPU-only, offline machine does not have).
+  3B-parameter chat model (which a CPU-only, offline machine does not have);
+* **max_steps**: 4 (:data:`BENCHMARK_MAX_STEPS`) instead of 10.
 
 Why the rewriter: the word-level operators (EPiC mutation, WordNet synonym, word-vector neighbour) change
 single words and keep the sentence frame, and ``restore_original`` returns to the starting wording, so
@@ -34,6 +35,7 @@ from codegym.tasks.base import Task
 __all__ = [
     "BENCHMARK_DATASET",
     "BENCHMARK_ENV_ID",
+    "BENCHMARK_MAX_STEPS",
     "PhrasingCatalogue",
     "PhrasingCatalogueRewriter",
     "benchmark_env_kwargs",
@@ -44,6 +46,10 @@ __all__ = [
 BENCHMARK_ENV_ID = "SynthPrompt-v0"
 #: The task-registry name of the benchmark's tasks (:func:`load_benchmark_tasks`).
 BENCHMARK_DATASET = "procedural/synthesis-benchmark"
+#: Edits per episode. A trained wording is at most three rewrites from any starting wording, so four
+#: steps are enough for an agent that knows what to do, while random operators often run out (with ten
+#: steps random search catches up: see docs/small_model.md).
+BENCHMARK_MAX_STEPS = 4
 #: Default number of tasks per split.
 DEFAULT_SIZES = {"train": 500, "eval": 200}
 
@@ -235,6 +241,7 @@ def benchmark_env_kwargs() -> dict[str, Any]:
         "rewriter": PhrasingCatalogueRewriter(),
         "prompt_style": "mbpp",
         "max_new_tokens": 96,
+        "max_steps": BENCHMARK_MAX_STEPS,
     }
 
 

@@ -112,9 +112,11 @@ class SmallModelRecipe:
             benchmark environment uses the same (``"mbpp"``).
         vocab_size: BPE vocabulary size, special tokens included.
         d_model: Hidden size.
-        num_layers: Layers (T5: encoder layers, and as many decoder layers; Llama: decoder layers).
+        num_layers: Transformer layers in all: Llama's decoder layers; T5 splits them evenly between its
+            encoder and decoder (so it must be even), which keeps the two architectures the same depth.
         num_heads: Attention heads.
-        d_ff: Feed-forward size.
+        d_ff: Feed-forward size (T5's ReLU layer; Llama's SwiGLU gets two thirds of it, since it has
+            three matrices instead of two, so both have the same feed-forward parameters).
         seed: Seed of the weight initialisation and of the batch order.
         batch_size: Examples per optimizer step.
         max_steps: Optimizer steps (the learning-rate schedule spans them).
@@ -128,22 +130,22 @@ class SmallModelRecipe:
     """
 
     name: str = "codegym-small"
-    architecture: str = "t5"
+    architecture: str = "llama"
     train_groups: tuple[str, ...] = ("A", "C", "E")
     num_tasks: int = 1000
     data_seed: int = 0
     prompt_style: str = "mbpp"
     vocab_size: int = 1024
     d_model: int = 128
-    num_layers: int = 2
+    num_layers: int = 4
     num_heads: int = 4
     d_ff: int = 384
     seed: int = 0
     batch_size: int = 32
-    max_steps: int = 800
+    max_steps: int = 500
     max_seconds: float = 1800.0
     learning_rate: float = 3e-3
-    warmup_steps: int = 100
+    warmup_steps: int = 50
     weight_decay: float = 0.01
     max_new_tokens: int = 96
 
@@ -187,6 +189,11 @@ class SmallModelRecipe:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"SmallModelRecipe.{name} must be an int >= 1, got {value!r}")
+        if self.architecture == "t5" and self.num_layers % 2:
+            raise ValueError(
+                f"SmallModelRecipe.num_layers must be even for architecture='t5' (split between encoder and "
+                f"decoder), got {self.num_layers}"
+            )
         if self.d_model % self.num_heads:
             raise ValueError(
                 f"SmallModelRecipe.d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})"
@@ -380,8 +387,8 @@ def model_config(recipe: SmallModelRecipe, vocab_size: int) -> Any:
             d_model=recipe.d_model,
             d_kv=recipe.d_model // recipe.num_heads,
             d_ff=recipe.d_ff,
-            num_layers=recipe.num_layers,
-            num_decoder_layers=recipe.num_layers,
+            num_layers=recipe.num_layers // 2,
+            num_decoder_layers=recipe.num_layers // 2,
             num_heads=recipe.num_heads,
             relative_attention_num_buckets=32,
             relative_attention_max_distance=128,
@@ -396,13 +403,11 @@ def model_config(recipe: SmallModelRecipe, vocab_size: int) -> Any:
         )
     from transformers import LlamaConfig
 
-    # The decoder-only model gets twice the layers: a T5 recipe's parameters are split between an
-    # encoder and a decoder stack, so this keeps the two architectures about the same size.
     return LlamaConfig(
         vocab_size=vocab_size,
         hidden_size=recipe.d_model,
         intermediate_size=recipe.d_ff * 2 // 3,
-        num_hidden_layers=recipe.num_layers * 2,
+        num_hidden_layers=recipe.num_layers,
         num_attention_heads=recipe.num_heads,
         num_key_value_heads=recipe.num_heads,
         max_position_embeddings=512,
@@ -810,6 +815,9 @@ class SmallModelGenerator(CodeGenerator):
         recipe: The recipe (default :data:`DEFAULT_RECIPE`).
         cache_dir: Parent folder of the build (default :func:`cache_root`, read at first use).
         progress: Show a progress bar if training is needed.
+        threads: torch CPU threads while this generator trains or generates (restored afterwards);
+            ``None`` leaves torch's setting alone. The default, 1, is several times faster than two
+            threads on a machine shared with other jobs (see :data:`DEFAULT_THREADS`).
         **generator_kwargs: Options of :func:`load_small_model` / :class:`~codegym.backends.HFCodeGenerator`.
 
     """
@@ -820,8 +828,12 @@ class SmallModelGenerator(CodeGenerator):
         *,
         cache_dir: str | os.PathLike[str] | None = None,
         progress: bool = True,
+        threads: int | None = DEFAULT_THREADS,
         **generator_kwargs: Any,
     ) -> None:
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
+        self.threads = threads
         self.recipe = DEFAULT_RECIPE if recipe is None else recipe
         self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
         self.progress = progress
@@ -851,7 +863,11 @@ class SmallModelGenerator(CodeGenerator):
         loaded = _LOADED.get(key)
         if loaded is None or loaded.model is None:
             loaded = load_small_model(
-                self.recipe, cache_dir=self.cache_dir, progress=self.progress, **self.generator_kwargs
+                self.recipe,
+                cache_dir=self.cache_dir,
+                progress=self.progress,
+                threads=self.threads or DEFAULT_THREADS,
+                **self.generator_kwargs,
             )
             _LOADED[key] = loaded
         self.name = loaded.name
@@ -868,11 +884,17 @@ class SmallModelGenerator(CodeGenerator):
         stop: Sequence[str] = (),
     ) -> list[list[str]]:
         """Build/load the model if needed, then generate (see :class:`~codegym.backends.CodeGenerator`)."""
-        return self.generator.generate(
-            prompts, n=n, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, stop=stop
-        )
+        generator = self.generator
+        with _torch_threads(self.threads) if self.threads is not None else contextlib.nullcontext():
+            return generator.generate(
+                prompts, n=n, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, stop=stop
+            )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SmallModelGenerator:
         return SmallModelGenerator(
-            self.recipe, cache_dir=self.cache_dir, progress=self.progress, **self.generator_kwargs
+            self.recipe,
+            cache_dir=self.cache_dir,
+            progress=self.progress,
+            threads=self.threads,
+            **self.generator_kwargs,
         )

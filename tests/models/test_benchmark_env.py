@@ -12,6 +12,7 @@ import pytest
 import codegym  # noqa: F401  (registers the ids)
 from codegym.models.benchmark import (
     BENCHMARK_DATASET,
+    BENCHMARK_MAX_STEPS,
     PhrasingCatalogue,
     PhrasingCatalogueRewriter,
     load_benchmark_tasks,
@@ -41,8 +42,9 @@ def test_registered_with_the_small_model_and_the_catalogue_rewriter() -> None:
     assert isinstance(kwargs["backend"], SmallModelGenerator) and kwargs["backend"].recipe == DEFAULT_RECIPE
     assert isinstance(kwargs["rewriter"], PhrasingCatalogueRewriter)
     # Same observation, operators and rewards as MBPPPrompt-v0: none of them is overridden.
-    for key in ("embedder", "operators", "reward_mode", "max_steps", "feedback"):
+    for key in ("embedder", "operators", "reward_mode", "feedback"):
         assert key not in kwargs and key not in gym.spec("MBPPPrompt-v0").kwargs
+    assert kwargs["max_steps"] == BENCHMARK_MAX_STEPS == 4
 
 
 def test_check_env(model_cache: Path, tiny_recipe: SmallModelRecipe) -> None:

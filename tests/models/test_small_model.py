@@ -86,17 +86,27 @@ def test_build_loads_through_the_hf_backend(model_cache: Path, tiny_recipe: Smal
 
     path = small_model_path(tiny_recipe, cache_dir=model_cache, build=False)
     assert path == model_dir(tiny_recipe, model_cache) and path.parent == model_cache
-    assert path.name.startswith("test-small-t5-") and (path / "config.json").is_file()
+    assert path.name.startswith("test-small-llama-") and (path / "config.json").is_file()
     info = read_build_info(path)
     assert info["recipe"]["fingerprint"] == tiny_recipe.fingerprint()
     assert info["training"]["steps"] == tiny_recipe.max_steps and info["training"]["stopped_by"] == "steps"
     gen = load_small_model(tiny_recipe, cache_dir=model_cache, build=False)
-    assert isinstance(gen, HFCodeGenerator) and gen.is_encoder_decoder
+    assert isinstance(gen, HFCodeGenerator) and not gen.is_encoder_decoder
     prompt = small.render_prompt(small.training_tasks(tiny_recipe)[0], "A")
     out = gen.generate([prompt], max_new_tokens=8)
     # Exactly the code path of a hub model: load_generator on the directory gives the same output.
     assert load_generator(path, device="cpu").generate([prompt], max_new_tokens=8) == out
     assert isinstance(out[0][0], str)
+
+
+def test_t5_recipe_builds_a_seq2seq_model(tiny_recipe: SmallModelRecipe, tmp_path: Path) -> None:
+    recipe = tiny_recipe.replace(architecture="t5", num_layers=2, max_steps=2)
+    gen = load_small_model(recipe, cache_dir=tmp_path, progress=False)
+    assert gen.is_encoder_decoder and gen.model.config.num_layers == gen.model.config.num_decoder_layers == 1
+    prompt = small.render_prompt(small.training_tasks(recipe)[0], "E")
+    assert isinstance(gen.generate([prompt], max_new_tokens=4)[0][0], str)
+    with pytest.raises(ValueError, match="even"):
+        recipe.replace(num_layers=3).validate()
 
 
 def test_cache_is_reused(model_cache: Path, tiny_recipe: SmallModelRecipe, monkeypatch) -> None:
@@ -160,7 +170,7 @@ def test_lazy_generator_builds_on_first_use(model_cache: Path, tiny_recipe: Smal
     prompt = small.render_prompt(small.training_tasks(tiny_recipe)[1], "C")
     assert gen.generate([prompt], max_new_tokens=6) == twin.generate([prompt], max_new_tokens=6)
     assert gen.generator is twin.generator  # one loaded model per process and recipe
-    assert gen.name.startswith("test-small-t5-")
+    assert gen.name.startswith("test-small-llama-")
 
 
 class ReferenceGenerator(CodeGenerator):
@@ -175,7 +185,9 @@ class ReferenceGenerator(CodeGenerator):
         return [[next(v for k, v in self.by_test.items() if k in p)] for p in prompts]
 
 
-def test_pass_rate_by_group_runs_through_the_sandbox(model_cache: Path, tiny_recipe: SmallModelRecipe) -> None:
+def test_pass_rate_by_group_runs_through_the_sandbox(
+    model_cache: Path, tiny_recipe: SmallModelRecipe
+) -> None:
     tasks = load_synthesis_tasks(split="eval", size=4)
     oracle = evaluate_by_group(ReferenceGenerator(tasks), tasks, train_groups=("A", "C", "E"))
     assert [r.group for r in oracle.rows] == list(PHRASING_GROUPS)
