@@ -139,6 +139,44 @@ def test_no_state_carries_over_between_candidates() -> None:
     assert not os.path.exists(TMP_MARKER)
 
 
+# Candidates that try to leave something in the temporary directories for the next candidate while
+# making the directories look untouched (the worker skips emptying directories that did not change).
+_LEAVE_BEHIND = (
+    # a file, then the working directory's timestamps put back
+    "import os\nst = os.stat('.')\nopen('left1', 'w').write('x')\n"
+    "os.utime('.', ns=(st.st_atime_ns, st.st_mtime_ns))",
+    # a directory tree in the working directory
+    "import os\nos.makedirs('a/b/c')\nopen('a/b/c/left2', 'w').write('x')",
+    # the working directory moved away and replaced by a fresh one with the same mode
+    "import os\nopen('left3', 'w').write('x')\nos.rename(os.getcwd(), '/tmp/left3dir')\n"
+    "os.mkdir(os.getcwd(), 0o700)",
+    # files in every shared temporary directory, one of them replacing an entry it removed
+    "import os\nfor d in ('/tmp', '/var/tmp', '/dev/shm'):\n    open(d + '/left4', 'w').write('x')",
+    "import os\nos.link('/var/tmp/left4', '/var/tmp/left5') if os.path.exists('/var/tmp/left4') else None",
+)
+_PROBE = (
+    "import os\nseen = sorted(os.listdir('.')) + sorted(\n"
+    "    d + '/' + e for d in ('/tmp', '/var/tmp', '/dev/shm') for e in os.listdir(d)\n"
+    "    if (d, e) not in (('/tmp', 'work'), ('/tmp', '.codegym-capture')))\n"
+    "def f(x):\n    return seen"
+)
+
+
+def test_nothing_left_behind_in_temporary_directories() -> None:
+    """Each candidate starts with empty temporary directories, however the previous one left them."""
+    try:
+        ex = SandboxExecutor(workers=1, limits=LIMITS, cache_size=0, isolation="namespace")
+        ex.isolation  # noqa: B018 - starts the worker
+    except RuntimeError as exc:
+        pytest.skip(f"no namespaces here: {exc}")
+    with ex:
+        assert ex.run(_PROBE, ["assert f(1) == []"]).passed
+        for code in _LEAVE_BEHIND:
+            ex.run(code + "\ndef f(x): return 1", ["assert f(1) == 1"])
+            probe = ex.run(_PROBE, ["assert f(1) == []"])
+            assert probe.passed, (code, probe.tests[0].message)
+
+
 PROGRAMS_BY_NAME = {p.name: p for p in PROGRAMS}
 
 

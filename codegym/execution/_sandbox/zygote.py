@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import marshal
 import os
+import resource
 import signal
 import struct
 import sys
@@ -44,14 +46,26 @@ def read_exact(fd: int, n: int) -> bytes:
 
 
 def recv(fd: int):
-    import marshal
-
     (n,) = _LEN.unpack(read_exact(fd, 4))
     return marshal.loads(read_exact(fd, n))
 
 
+# One C encoder for every answer: ``json.dumps`` would build one per call (Python code, many objects,
+# and every page the worker touches after a fork costs it a copy-on-write fault). ASCII output.
+if json.encoder.c_make_encoder is not None:
+    _encoder = json.encoder.c_make_encoder(
+        None, None, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+
+    def _encode(obj) -> str:
+        return "".join(_encoder(obj, 0))
+
+else:  # pragma: no cover - CPython always has the C accelerator
+    _encode = json.dumps
+
+
 def send(fd: int, obj) -> None:
-    data = json.dumps(obj).encode("utf-8", "replace")
+    data = _encode(obj).encode("ascii", "replace")
     data = _LEN.pack(len(data)) + data
     while data:
         n = os.write(fd, data)
@@ -100,9 +114,30 @@ class Worker:
         self.capture_dir = os.path.join(base, ".codegym-capture")
         os.mkdir(self.capture_dir, 0o700)
         self.keep = {self.workdir, self.capture_dir}
+        self.out_path = os.path.join(self.capture_dir, "stdout")
+        self.err_path = os.path.join(self.capture_dir, "stderr")
+        self.clean_state = None  # see wipe()
+        self.test_cache: dict[bytes, object] = {}
+        self.state_dirs = [self.workdir, *self.scratch_dirs]
+        self.tracks_entries = self.mount_ns and all(map(self.size_tracks_entries, self.state_dirs))
         os.environ.update(
             HOME=self.workdir, TMPDIR=self.workdir, TMP=self.workdir, TEMP=self.workdir, PWD=self.workdir
         )
+
+    @staticmethod
+    def size_tracks_entries(d: str) -> bool:
+        """Tell whether ``d``'s size grows and shrinks with its entries (tmpfs: 20 bytes per entry)."""
+        probe = os.path.join(d, ".codegym-probe")
+        try:
+            before = os.lstat(d).st_size
+            os.mkdir(probe, 0o700)
+            try:
+                during = os.lstat(d).st_size
+            finally:
+                os.rmdir(probe)
+            return during > before == os.lstat(d).st_size
+        except OSError:
+            return False
 
     def make_workdir(self) -> None:
         os.mkdir(self.workdir, 0o700)
@@ -140,7 +175,11 @@ class Worker:
             mod = sys.modules.get(top)
             if mod is not None:
                 self.preloaded[top] = mod
-        self.snapshots = {name: (mod, tuple(mod.__dict__.items())) for name, mod in self.preloaded.items()}
+        self.snapshots = {}
+        for name, mod in self.preloaded.items():
+            pairs = tuple(mod.__dict__.items())
+            # (module, its (name, value) pairs, its values): what the harness compares it with
+            self.snapshots[name] = (mod, pairs, tuple(v for _k, v in pairs))
         if "_sitebuiltins" not in sys.modules:  # started with -S: give candidates exit() and quit()
             import _sitebuiltins
             import builtins
@@ -148,6 +187,7 @@ class Worker:
             builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
             builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
         harness.prepare(self.helper_names)
+        self.warm_up()
         self.poller = select.poll()
         # A signal from a candidate (same uid in a user namespace) must not stop the worker.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -163,6 +203,50 @@ class Worker:
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         gc.collect()
         gc.freeze()
+
+    def warm_up(self) -> None:
+        """Run the harness a few times here, on a trivial trusted program, before the first fork.
+
+        CPython specializes ("quickens") bytecode in place as it runs. Code that only ever ran in
+        children would start cold in every child and rewrite its bytecode there, each write a
+        copy-on-write fault; warmed here, children inherit it specialized. ``posix.write`` and
+        ``posix._exit`` are replaced while it runs: nothing is written, nothing exits.
+        """
+        import posix
+
+        class Done(BaseException):
+            pass
+
+        def fake_exit(status):
+            raise Done
+
+        cmp_name, ret_name, soft_name, bi_prefix = self.helper_names
+        code = "def f(x):\n    return [x + 1, 'a']\n\ndef g(x):\n    return x\n"
+        tests = [
+            compile(f"assert {cmp_name}(0, {ret_name}(f(1)), [2, 'a'])", "<warm-up>", "exec"),
+            compile(f"assert not {cmp_name}(2, 3, {soft_name}(g([1, 2])))", "<warm-up>", "exec"),
+            compile(f"assert {bi_prefix}len(f(1)) == 2", "<warm-up>", "exec"),
+        ]
+        real_write, real_exit = posix.write, posix._exit
+        posix.write = lambda fd, data: len(data)
+        posix._exit = fake_exit
+        try:
+            for _ in range(12):
+                try:
+                    harness.run_candidate(
+                        nonce=b"\0" * harness.NONCE_BYTES,
+                        fd=-1,
+                        setup_code=None,
+                        code=code,
+                        tests=tests,
+                        preloaded=self.snapshots,
+                        test_reads=frozenset(("f", "g")),
+                        builtins_used=("len",),
+                    )
+                except Done:
+                    pass
+        finally:
+            posix.write, posix._exit = real_write, real_exit
 
     # -- main loop --------------------------------------------------------------------------------------
 
@@ -209,16 +293,14 @@ class Worker:
     def run(self, req: dict) -> dict:
         if req.get("language", "python") != "python":
             return external.run(self, req)
-        import marshal
-
         lim = req["limits"]
         timeout = float(lim["timeout_s"])
-        tests = [marshal.loads(t) if isinstance(t, bytes) else t for t in req["tests"]]
+        tests = self.load_tests(req["tests"])
         n = len(tests)
         total = float(lim["total_timeout_s"] or timeout * (n + 2))
         setup_code = marshal.loads(req["setup"]) if req.get("setup") else None
         reads = frozenset(req.get("reads", ()))
-        builtins_used = tuple(req.get("builtins", ()))
+        redirected = harness.redirections(tuple(req.get("builtins", ())))
         self.cpu_limit_hint = float(lim["cpu_s"]) if lim.get("cpu_s") else total + 1.0
         nonce = os.urandom(16)
         vr, vw = os.pipe()
@@ -228,16 +310,14 @@ class Worker:
         except OSError:
             pass
         flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC
-        out_fd = os.open(os.path.join(self.capture_dir, "stdout"), flags, 0o600)
-        err_fd = os.open(os.path.join(self.capture_dir, "stderr"), flags, 0o600)
+        out_fd = os.open(self.out_path, flags, 0o600)
+        err_fd = os.open(self.err_path, flags, 0o600)
         limits = self.rlimits(lim)
         poll = self.poller.poll
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
-            self.child(
-                req["code"], limits, setup_code, tests, reads, builtins_used, nonce, vw, out_fd, err_fd
-            )
+            self.child(req["code"], limits, setup_code, tests, reads, redirected, nonce, vw, out_fd, err_fd)
         # While the child lives every page this process writes is copied: sleep at once, until the
         # child exits or its first deadline.
         try:
@@ -270,8 +350,24 @@ class Worker:
                     pass
             self.cleanup(pid)
 
+    def load_tests(self, blobs: list) -> list:
+        """Unmarshal the tests' code, reusing what earlier requests sent (the same tests recur)."""
+        cache = self.test_cache
+        out = []
+        for t in blobs:
+            if type(t) is not bytes:
+                out.append(t)
+                continue
+            code = cache.get(t)
+            if code is None:
+                if len(cache) >= 0:
+                    cache.clear()
+                code = cache[t] = marshal.loads(t)
+            out.append(code)
+        return out
+
     def child(  # pragma: no cover - runs in the child
-        self, code, limits, setup_code, tests, reads, builtins_used, nonce, vw, out_w, err_w
+        self, code, limits, setup_code, tests, reads, redirected, nonce, vw, out_w, err_w
     ) -> None:
         try:
             top_fd = max(vw, out_w, err_w, self.host_in, self.host_out, self.devnull)
@@ -301,7 +397,7 @@ class Worker:
                 tests=tests,
                 preloaded=self.snapshots,
                 test_reads=reads,
-                builtins_used=builtins_used,
+                redirected=redirected,
             )
         except BaseException:  # noqa: BLE001
             try:
@@ -314,8 +410,6 @@ class Worker:
 
     def rlimits(self, lim: dict) -> list:
         """Return the (resource, (soft, hard)) pairs the child sets, computed before the fork."""
-        import resource
-
         fd = os.open("/proc/self/statm", os.O_RDONLY)
         try:
             vm = int(os.read(fd, 200).split()[0]) * self.page_size  # the child starts with this much
@@ -629,7 +723,41 @@ class Worker:
         self.reap(block=self.pid_ns)
         self.wipe()
 
+    def dir_state(self) -> tuple:
+        """Return what the temporary directories look like: inode, size (entry count on tmpfs), mode..."""
+        out = []
+        for d in self.state_dirs:
+            st = os.lstat(d)
+            out.append((st.st_ino, st.st_size, st.st_nlink, st.st_mode, st.st_uid, st.st_gid))
+        return tuple(out)
+
     def wipe(self) -> None:
+        """Empty the temporary directories (and restore the working directory) after a candidate.
+
+        On tmpfs a directory's size counts its entries (and renames, links and exchanges keep each
+        directory's count), so when every directory still has the inode, size, link count, mode and
+        owner it had right after the last full wipe, which left them empty, nothing can be in them:
+        four ``lstat`` calls instead of listing and walking them after every candidate.
+        """
+        if self.clean_state is not None:
+            try:
+                if self.dir_state() == self.clean_state:
+                    return
+            except OSError:
+                pass
+        self.clean_state = None
+        self.full_wipe()
+        if self.tracks_entries:
+            try:
+                empty = not os.listdir(self.workdir) and all(
+                    os.path.join(d, e) in self.keep for d in self.scratch_dirs for e in os.listdir(d)
+                )
+                if empty:
+                    self.clean_state = self.dir_state()
+            except OSError:
+                pass
+
+    def full_wipe(self) -> None:
         import shutil
 
         try:
