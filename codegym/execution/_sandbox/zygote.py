@@ -360,7 +360,7 @@ class Worker:
                 continue
             code = cache.get(t)
             if code is None:
-                if len(cache) >= 0:
+                if len(cache) >= 256:
                     cache.clear()
                 code = cache[t] = marshal.loads(t)
             out.append(code)
