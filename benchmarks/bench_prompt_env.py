@@ -1,7 +1,8 @@
 """Prompt-optimization steps per second: N environments batched vs stepped one by one, same run.
 
 Two ways of stepping ``--envs`` (default 8) ``MBPPPrompt-v0`` environments with the same seeds and actions
-(so both do exactly the same work and reach the same observations, which the script checks):
+(so both do the same work and reach the same observations, up to the float noise of embedding texts
+in a batch rather than alone; the script prints the largest difference):
 
 * batched: :class:`~codegym.envs.prompt_vec_env.PromptOptimizationVecEnv`, one ``generate``, one
   ``run_batch`` and one ``embed`` call per vector step for all environments;
@@ -13,8 +14,9 @@ Each is measured with two code models:
 * a CodeT5+-220M-shaped ``T5ForConditionalGeneration`` (random weights,
   :func:`codegym.backends.tiny.random_codet5p_220m`; every completion has exactly ``--max-new-tokens``
   tokens), the cost of a real small model;
-* an instant backend that returns a fixed program at once: what is left is the environment's own
-  overhead (mutation operators, prompt rendering, sandboxed execution, the embedder).
+* an instant backend that returns a small program at once (a new one for each prompt, so that it is
+  really executed): what is left is the environment's own overhead (mutation operators, prompt
+  rendering, sandboxed execution, the embedder).
 
 Actions are drawn uniformly from the edit operators (default ``epic``, ``wordnet_synonym``,
 ``vector_neighbour``: no ``submit``, so episodes run all their steps). Before the timed runs, an untimed
@@ -37,6 +39,7 @@ import argparse
 import os
 import platform
 import time
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,7 +84,9 @@ def main() -> None:
         name = "instant"
 
         def generate(self, prompts: Sequence[str], **kwargs: Any) -> list[list[str]]:
-            return [[PROGRAM] for _ in prompts]
+            # A comment that depends on the prompt makes each program new to the sandbox's cache, so
+            # every step really executes its programs.
+            return [[f"{PROGRAM}# prompt {zlib.crc32(p.encode())}\n"] for p in prompts]
 
     operators = [make_operator(name) for name in args.operators]
     executor = SandboxExecutor()
@@ -94,7 +99,7 @@ def main() -> None:
         "executor": executor,
         "operators": operators,
         "max_new_tokens": args.max_new_tokens,
-        "max_steps": args.steps + 1,
+        "max_steps": args.steps + 10,  # no episode ends inside the timed window: both ways do the same work
     }
     rng = np.random.default_rng(0)
     actions = rng.integers(len(operators), size=(args.steps + 1, args.envs))
@@ -125,13 +130,8 @@ def main() -> None:
         for mode in ("batched", "one-by-one"):
             clear()
             results[(name, mode)] = run(mode, {**common, "backend": backend}, args.envs, actions)
-        same = all(
-            np.array_equal(a, b)
-            for a, b in zip(
-                results[(name, "batched")]["obs"], results[(name, "one-by-one")]["obs"], strict=True
-            )
-        )
-        results[(name, "batched")]["same"] = same
+        pairs = zip(results[(name, "batched")]["obs"], results[(name, "one-by-one")]["obs"], strict=True)
+        results[(name, "batched")]["diff"] = max(float(np.max(np.abs(a - b))) for a, b in pairs)
 
     print()
     print(
@@ -148,7 +148,7 @@ def main() -> None:
         print(
             f"{name}: batched / one-by-one = {b['steps_per_s'] / u['steps_per_s']:.2f}x wall clock, "
             f"{u['cpu_s'] / b['cpu_s']:.2f}x this process's CPU time (target >= 4x); "
-            f"identical observations: {b['same']}"
+            f"largest observation difference {b['diff']:.1e}"
         )
     if not args.skip_220m:
         big, instant = results[("codet5p-220m", "batched")], results[("instant", "batched")]
