@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "model",
         help="build, inspect and evaluate the small code model codegym trains itself",
         description=(
-            "The small code model (CodeT5-style, ~1M parameters) trained on the procedural\n"
+            "The small code model (CodeLlama-style, 0.8M parameters) trained on the procedural\n"
             "function-synthesis suite in a few minutes on a CPU, cached under ~/.cache/codegym/models\n"
             "(or $CODEGYM_CACHE_DIR/models). Examples:\n"
             "  codegym model build\n"

@@ -2,12 +2,13 @@ r"""The small code model codegym trains itself: a recipe, a cache, and a loader 
 
 A newcomer without a GPU or the model hub still needs a code model that *works*, so that prompt
 optimization has something to optimize. This module trains one from scratch on the procedural
-function-synthesis suite (:mod:`codegym.tasks.procedural.synthesis`) in a few minutes on two CPU cores:
+function-synthesis suite (:mod:`codegym.tasks.procedural.synthesis`) in a few minutes on a CPU:
 
-* **Architecture**: a CodeT5-style ``T5ForConditionalGeneration`` (encoder-decoder, ReLU feed-forward,
-  RoBERTa-style special ids), about 1.7M parameters. A decoder-only ``LlamaForCausalLM`` of the same size
-  is available as ``architecture="llama"``; ``benchmarks/bench_small_model.py`` trains both under the same
-  CPU budget and compares their held-out pass rate (the seq2seq model won; see ``docs/small_model.md``).
+* **Architecture**: a CodeLlama-style ``LlamaForCausalLM`` (4 decoder layers, width 128, SwiGLU 256,
+  RoPE), 0.79M parameters. A CodeT5-style ``T5ForConditionalGeneration`` of the same depth (2 + 2
+  layers) is available as ``architecture="t5"``; ``benchmarks/bench_small_model.py --part arch`` trains
+  both for the same CPU time and the decoder-only model had the better held-out pass rate (see
+  ``docs/small_model.md``).
 * **Tokenizer**: byte-level BPE trained on the training texts only, with every digit its own token so
   that constants copy from the description to the code whatever their value.
 * **Data**: the train split of the synthesis suite, each task worded in the recipe's *training phrasing
@@ -15,11 +16,13 @@ function-synthesis suite (:mod:`codegym.tasks.procedural.synthesis`) in a few mi
   renders it (the ``"mbpp"`` prompt style: description, ``Your code should pass these tests:``, the
   visible test), with the reference solution as the target. Phrasings of the other groups (``B``,
   ``D``, ``F``) are never seen, so the wording of a prompt matters to the model.
-* **Training**: AdamW with warm-up and cosine decay, seeded, capped by steps *and* wall-clock time.
-* **Cache**: ``$CODEGYM_CACHE_DIR/models/<name>-<hash>`` (default ``~/.cache/codegym/models``), where the
-  hash covers the recipe's fields, :data:`RECIPE_VERSION`, a fingerprint of the synthesis suite and the
-  ``transformers`` major version; change any of them and the model is rebuilt. Concurrent builders are
-  safe: a lock file serialises them and the build is renamed into place atomically.
+* **Training**: AdamW with warm-up and cosine decay, seeded, one torch thread by default, capped by
+  steps *and* wall-clock time.
+* **Cache**: ``$CODEGYM_CACHE_DIR/models/<name>-<architecture>-<hash>`` (default
+  ``~/.cache/codegym/models``), where the hash covers the recipe's fields, :data:`RECIPE_VERSION`, a
+  fingerprint of the synthesis suite and the ``transformers`` major version; change any of them and the
+  model is rebuilt. Concurrent builders are safe: a lock file serialises them and the build is renamed
+  into place atomically.
 * **Loading**: the cached directory is an ordinary ``save_pretrained`` directory, loaded by
   :func:`codegym.backends.load_generator`, exactly as a hub model is.
 
