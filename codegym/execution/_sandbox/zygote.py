@@ -28,6 +28,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+external = None  # other languages (compile step, exec'd harness programs): imported on first use
 _LEN = struct.Struct(">I")
 
 # --------------------------------------------------------------------------------------------------
@@ -157,8 +158,7 @@ class Worker:
                 if p not in sys.path:
                     sys.path.append(p)
         sys.path.insert(0, HERE)
-        global harness, external
-        import external  # other languages: compile step and exec'd harness programs
+        global harness
         import harness
 
         sys.path.remove(HERE)
@@ -288,11 +288,28 @@ class Worker:
                 self.cleanup(None)
             send(self.host_out, result)
 
+    @staticmethod
+    def external():
+        """Return the module that runs the other languages, importing it on first use.
+
+        Not pre-imported: compiling it leaves about 1.5 MB of memory behind, which every fork of a
+        Python candidate would copy the page tables of.
+        """
+        global external
+        if external is None:
+            sys.path.insert(0, HERE)
+            try:
+                import external as module
+            finally:
+                sys.path.remove(HERE)
+            external = module
+        return external
+
     # -- one candidate ---------------------------------------------------------------------------------
 
     def run(self, req: dict) -> dict:
         if req.get("language", "python") != "python":
-            return external.run(self, req)
+            return self.external().run(self, req)
         lim = req["limits"]
         timeout = float(lim["timeout_s"])
         tests = self.load_tests(req["tests"])
