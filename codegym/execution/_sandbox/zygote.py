@@ -245,6 +245,8 @@ class Worker:
                     )
                 except Done:
                     pass
+        except Exception:  # noqa: BLE001 - only an optimization: never keep the worker from starting
+            pass
         finally:
             posix.write, posix._exit = real_write, real_exit
 
