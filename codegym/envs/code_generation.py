@@ -12,6 +12,8 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
+from codegym.envs.sampling import SAMPLING_MODES as _SAMPLING
+from codegym.envs.sampling import EpisodeSampler
 from codegym.execution.results import ExecutionResult, Limits, Outcome
 from codegym.postprocess import MODES, Extraction, postprocess
 from codegym.rewards import RewardContext, RewardSpec, get_reward
@@ -97,7 +99,6 @@ class StepTimings:
         }
 
 
-_SAMPLING = ("random", "shuffle", "sequential")
 _RESET_OPTIONS = ("task_id", "task_index")
 
 
@@ -277,8 +278,7 @@ class CodeGenerationEnv(gym.Env[str, str]):
         )
         self.action_space = spaces.Text(max_length=max_action_chars, min_length=0, charset=CHARSET)
 
-        self._order: list[int] = []
-        self._cursor = 0
+        self._sampler = EpisodeSampler(len(self.tasks), sampling)
         self._task_i: int | None = None
         self._attempt = 0
         self._done = False
@@ -372,7 +372,7 @@ class CodeGenerationEnv(gym.Env[str, str]):
         if "task_id" in options and "task_index" in options:
             raise ValueError("give reset options 'task_id' or 'task_index', not both")
         if seed is not None:
-            self._order, self._cursor = [], 0
+            self._sampler.restart()
         if "task_id" in options:
             task_id = options["task_id"]
             if task_id not in self._index:
@@ -409,19 +409,7 @@ class CodeGenerationEnv(gym.Env[str, str]):
         return prompt, dict(info)
 
     def _next_index(self) -> int:
-        n = len(self.tasks)
-        if self.sampling == "random":
-            return int(self.np_random.integers(n))
-        if self._cursor >= len(self._order):
-            self._order = (
-                [int(i) for i in self.np_random.permutation(n)]
-                if self.sampling == "shuffle"
-                else list(range(n))
-            )
-            self._cursor = 0
-        index = self._order[self._cursor]
-        self._cursor += 1
-        return index
+        return self._sampler.next(self.np_random)
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Run the program in ``action`` against the task's tests and score it."""

@@ -22,6 +22,8 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from codegym.envs.code_generation import CHARSET
+from codegym.envs.sampling import SAMPLING_MODES as _SAMPLING
+from codegym.envs.sampling import EpisodeSampler
 from codegym.tasks.procedural.output_prediction import (
     LANGUAGES,
     OUTPUT_FAMILIES,
@@ -56,7 +58,6 @@ OBSERVATION_MODES = ("question", "program", "dict")
 #: Called as ``reward(prediction, item, score)``; returns the step's reward.
 RewardFn = Callable[[str, OutputPredictionItem, PredictionScore], float]
 
-_SAMPLING = ("random", "shuffle", "sequential")
 _RESET_OPTIONS = ("item_id", "item_index")
 _FAMILY_NAMES = tuple(f.name for f in OUTPUT_FAMILIES)
 # Modules whose source defines the generated items: a change to any of them invalidates the cache.
@@ -427,8 +428,7 @@ class CodeOutputPredictionEnv(gym.Env[Any, str]):
         self.action_space = spaces.Text(max_length=max_action_chars, min_length=0, charset=CHARSET)
 
         self.scores: list[PredictionScore] = []
-        self._order: list[int] = []
-        self._cursor = 0
+        self._sampler = EpisodeSampler(len(self.items), sampling)
         self._item_i: int | None = None
         self._done = False
         self._last_info: dict[str, Any] = {}
@@ -524,7 +524,7 @@ class CodeOutputPredictionEnv(gym.Env[Any, str]):
         if "item_id" in options and "item_index" in options:
             raise ValueError("give reset options 'item_id' or 'item_index', not both")
         if seed is not None:
-            self._order, self._cursor = [], 0
+            self._sampler.restart()
         if "item_id" in options:
             item_id = options["item_id"]
             if item_id not in self._index:
@@ -560,19 +560,7 @@ class CodeOutputPredictionEnv(gym.Env[Any, str]):
         return self._observation(self._item_i), dict(info)
 
     def _next_index(self) -> int:
-        n = len(self.items)
-        if self.sampling == "random":
-            return int(self.np_random.integers(n))
-        if self._cursor >= len(self._order):
-            self._order = (
-                [int(i) for i in self.np_random.permutation(n)]
-                if self.sampling == "shuffle"
-                else list(range(n))
-            )
-            self._cursor = 0
-        index = self._order[self._cursor]
-        self._cursor += 1
-        return index
+        return self._sampler.next(self.np_random)
 
     def step(self, action: str) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Score the predicted output ``action`` against the program's real output."""
