@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codegym.cache import cache_root
+
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
@@ -102,9 +104,8 @@ for i in range(10):
 
 
 def cache_dir() -> Path:
-    """Return the directory tiny models are cached in (``$CODEGYM_CACHE_DIR/tiny``)."""
-    root = os.environ.get("CODEGYM_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "codegym")
-    return Path(root) / "tiny"
+    """Return the directory tiny models are cached in (``<codegym cache>/tiny``)."""
+    return cache_root() / "tiny"
 
 
 def code_corpus() -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
+from codegym.cache import cache_root
 from codegym.envs.code_generation import CHARSET
 from codegym.envs.sampling import SAMPLING_MODES as _SAMPLING
 from codegym.envs.sampling import EpisodeSampler
@@ -76,13 +77,7 @@ def cache_dir() -> Path:
     """Cache folder of generated items: ``$CODEGYM_CACHE_DIR/output_prediction``, else under
     ``$XDG_CACHE_HOME/codegym`` or ``~/.cache/codegym``.
     """  # noqa: D205
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        root = Path(env).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        root = (Path(xdg) if xdg else Path.home() / ".cache") / "codegym"
-    return root / "output_prediction"
+    return cache_root() / "output_prediction"
 
 
 def _generator_fingerprint() -> str:

@@ -185,11 +185,12 @@ def sandbox_paths() -> list[str]:
 
 
 def default_build_cache_dir() -> str:
-    """``$CODEGYM_BUILD_CACHE``, else ``$XDG_CACHE_HOME/codegym/build``, else ``~/.cache/codegym/build``."""
+    """``$CODEGYM_BUILD_CACHE``, else ``build`` in codegym's cache (:func:`codegym.cache.cache_root`)."""
     if os.environ.get("CODEGYM_BUILD_CACHE"):
         return os.path.abspath(os.path.expanduser(os.environ["CODEGYM_BUILD_CACHE"]))
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "codegym", "build")
+    from codegym.cache import cache_root
+
+    return str(cache_root() / "build")
 
 
 def build_key(language: str, toolchain: Toolchain, flags: list[str], source: str) -> str:

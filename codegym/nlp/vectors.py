@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codegym.cache import cache_root
+
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
 
@@ -50,15 +52,8 @@ _WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def cache_dir() -> Path:
-    """Return codegym's cache folder.
-
-    ``$CODEGYM_CACHE_DIR``, else ``$XDG_CACHE_HOME/codegym``, else ``~/.cache/codegym``.
-    """
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "codegym"
+    """Return codegym's cache folder (see :func:`codegym.cache.cache_root`)."""
+    return cache_root()
 
 
 # -- loading user vectors ----------------------------------------------------------------------------
