@@ -1,4 +1,4 @@
-"""``codegym train {sft,grpo,ppo}`` and ``codegym evaluate-model``: the LLM-policy trainer's commands.
+"""``codegym train {sft,grpo,ppo,pipeline}`` and ``codegym evaluate-model``: the trainer's commands.
 
 The trainers live in :mod:`codegym.training` (one file per algorithm, each starting with its config
 dataclass). Their options become flags here, generated from the config fields and their help texts, so
@@ -22,6 +22,13 @@ TRAINERS = {
         "GRPO: group-relative policy optimisation on execution rewards",
     ),
     "ppo": ("codegym.training.ppo", "PPOConfig", "PPO with a value head, GAE and an adaptive KL penalty"),
+    "pipeline": (
+        "codegym.training.pipeline",
+        "PipelineConfig",
+        "the full pipeline in one command: SFT on the reference solutions, then GRPO from the SFT model, "
+        "then the final evaluation (runs in <run>/sft and <run>/grpo; the sft-* options set the SFT stage, "
+        "every other option is GRPO's and, where shared, SFT's)",
+    ),
 }
 
 EPILOG = """\
@@ -32,6 +39,10 @@ examples:
   codegym train grpo --model runs/CodeLlama-7b-hf-mbpp-sft-qlora/model --env MBPPCodeGen-v0 \\
       --env-kwargs '{"split": "train"}' --val-env-kwargs '{"split": "validation"}' --early-stopping-patience 3
   codegym train ppo  --config ppo.yaml --learning-rate 1e-5
+  codegym train pipeline --model Qwen/Qwen2.5-0.5B --env CodeOutputPrediction-v0 \\
+      --env-kwargs '{"size": 500}' --sft-epochs 1 --max-steps 200
+      (output prediction: SFT targets are the expected outputs, rewards use the "unit" preset unless
+      --env-kwargs names a "reward", and the evaluation adds exact / close accuracy)
 """
 
 
@@ -81,7 +92,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` and ``evaluate-model`` commands."""
     train = subparsers.add_parser(
         "train",
-        help="fine-tune an LLM policy on a code-generation environment (SFT, GRPO, PPO; LoRA / QLoRA)",
+        help="fine-tune an LLM policy on a code-generation or output-prediction environment "
+        "(SFT, GRPO, PPO, SFT then GRPO; LoRA / QLoRA)",
         description=(
             "Fine-tune a Hugging Face causal or seq2seq model against codegym's execution rewards, "
             "with LoRA, QLoRA (CUDA) or full fine-tuning. Each run writes checkpoints, TensorBoard logs, "
@@ -160,6 +172,9 @@ def run_train(args: argparse.Namespace) -> int:
     cfg.validate()
     module = importlib.import_module(TRAINERS[args.method][0])
     result = module.train(cfg)
+    if args.method == "pipeline":
+        print(f"pipeline directory: {result.run_dir}")
+        result = result.grpo
     print(f"run directory: {result.run_dir}")
     if result.model_dir is not None:
         print(f"model: {result.model_dir}")

@@ -457,6 +457,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type[TrainConfig]
         "data": "environment and data",
         "optim": "optimisation",
         "algo": f"{cls.method} algorithm",
+        "sft": "SFT stage (before GRPO)",
         "run": "run, checkpoints and logging",
         "val": "validation and early stopping",
         "final": "after training: merge and evaluation",

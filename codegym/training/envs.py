@@ -8,6 +8,13 @@ reward term from ``info``). So any registered code-generation environment and an
 A batch of completions is scored by a small pool of identical environments stepped from threads: the
 environment's work is waiting for the sandboxed execution engine, which runs candidates in child
 processes, so the threads overlap those waits.
+
+Output-prediction environments (``CodeOutputPrediction-v0``) are read the same way through a small
+adapter: their items (``env.unwrapped.items``) become tasks whose reference solution is the item's
+expected output, prompts come from ``reset(options={"item_id": ...})``, ``passed`` is an exact prediction
+and ``close`` a close one (exact included). Their reward preset defaults to ``"unit"`` (exact 1, close
+0.5) rather than the env's 10/5 scale, so that RL step sizes match the code-generation rewards; pass
+``env_kwargs={"reward": ...}`` to choose another.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ class Scored:
         valid: False when the execution engine itself failed (the reward says nothing about the code).
         status: The engine's overall outcome (``"passed"``, ``"failed"``, ``"syntax_error"``, ...).
         message: The engine's message (why it failed, for invalid results).
+        close: For output prediction, an exact or close prediction; ``None`` for code generation.
 
     """
 
@@ -43,6 +51,19 @@ class Scored:
     valid: bool = True
     status: str = ""
     message: str = ""
+    close: bool | None = None
+
+
+#: Reward preset of output-prediction environments when ``env_kwargs`` names none (exact 1, close 0.5).
+OUTPUT_PREDICTION_REWARD = "unit"
+
+
+@dataclass(frozen=True)
+class PredictionTask:
+    """An output-prediction item seen as a task: its reference solution is the expected output."""
+
+    task_id: str
+    reference_solution: str
 
 
 class EnvTasks:
@@ -54,8 +75,13 @@ class EnvTasks:
         max_tasks: Keep only the first ``max_tasks`` tasks.
         num_envs: Environments stepped concurrently when scoring a batch.
 
+    Attributes:
+        kind: ``"codegen"`` (tasks with hidden tests) or ``"output_prediction"`` (items with an expected
+            output; see the module docstring).
+
     Raises:
-        ValueError: The environment does not expose its tasks (``env.unwrapped.tasks``) or has none.
+        ValueError: The environment exposes neither tasks (``env.unwrapped.tasks``) nor output-prediction
+            items (``env.unwrapped.items``), or has none.
 
     """
 
@@ -76,16 +102,29 @@ class EnvTasks:
         self.env_kwargs = dict(env_kwargs or {})
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.kind = "output_prediction" if is_output_prediction(env_id) else "codegen"
+        if self.kind == "output_prediction":
+            self.env_kwargs.setdefault("reward", OUTPUT_PREDICTION_REWARD)
         try:
             first = gym.make(env_id, **self.env_kwargs)
         except gym.error.Error as exc:
             raise ValueError(f"cannot make environment {env_id!r}: {exc}") from exc
-        tasks = getattr(first.unwrapped, "tasks", None)
+        if self.kind == "output_prediction":
+            if getattr(first.unwrapped, "observation_mode", "question") == "dict":
+                raise ValueError(
+                    f"{env_id!r} with observation='dict' has no text prompt; the trainers need "
+                    "observation='question' (the default) or 'program'"
+                )
+            items = getattr(first.unwrapped, "items", None) or []
+            tasks = [PredictionTask(i.item_id, i.expected_output) for i in items]
+        else:
+            tasks = getattr(first.unwrapped, "tasks", None)
         if not tasks:
             raise ValueError(
                 f"environment {env_id!r} does not list its tasks in env.unwrapped.tasks; the trainers need "
-                "a code-generation environment (see codegym.envs)"
+                "a code-generation or output-prediction environment (see codegym.envs)"
             )
+        self._reset_key = "item_id" if self.kind == "output_prediction" else "task_id"
         self.tasks = list(tasks)[:max_tasks] if max_tasks is not None else list(tasks)
         if not self.tasks:
             raise ValueError(f"max_tasks={max_tasks} leaves no task in {env_id!r}")
@@ -106,7 +145,7 @@ class EnvTasks:
         if task_id not in self._prompts:
             env = self._free.get()
             try:
-                observation, _ = env.reset(options={"task_id": task_id})
+                observation, _ = env.reset(options={self._reset_key: task_id})
             finally:
                 self._free.put(env)
             self._prompts[task_id] = observation if isinstance(observation, str) else observation["prompt"]
@@ -120,10 +159,20 @@ class EnvTasks:
         task_id, completion = item
         env = self._free.get()
         try:
-            env.reset(options={"task_id": task_id})
+            env.reset(options={self._reset_key: task_id})
             _, reward, _, _, info = env.step(completion)
         finally:
             self._free.put(env)
+        if self.kind == "output_prediction":
+            exact = bool(info["exact"])
+            return Scored(
+                task_id=task_id,
+                reward=float(reward),
+                passed=exact,
+                pass_fraction=float(exact),
+                status=str(info["verdict"]),
+                close=bool(info["close"]),
+            )
         return Scored(
             task_id=task_id,
             reward=float(reward),
@@ -154,6 +203,29 @@ class EnvTasks:
             env.close()
 
 
+def is_output_prediction(env_id: str) -> bool:
+    """Tell whether ``env_id`` is registered with an output-prediction environment class."""
+    import gymnasium as gym
+
+    import codegym  # noqa: F401 - registers the environment ids
+    from codegym.envs.output_prediction import CodeOutputPredictionEnv
+
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error:
+        return False
+    entry = spec.entry_point
+    if isinstance(entry, str):
+        module, _, name = entry.partition(":")
+        try:
+            import importlib
+
+            entry = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            return False
+    return isinstance(entry, type) and issubclass(entry, CodeOutputPredictionEnv)
+
+
 def check_valid(scored: Sequence[Scored], max_invalid_fraction: float = 0.5) -> None:
     """Raise when the execution engine failed on more than ``max_invalid_fraction`` of a batch.
 
@@ -180,6 +252,10 @@ def reward_summary(scored: Sequence[Scored], prefix: str = "reward") -> dict[str
         f"{prefix}/pass_fraction": sum(s.pass_fraction for s in valid) / len(valid),
         f"{prefix}/invalid_fraction": 1 - len(valid) / len(scored),
     }
+    closes = [s.close for s in valid if s.close is not None]
+    if closes:
+        out[f"{prefix}/exact_accuracy"] = out[f"{prefix}/pass_rate"]
+        out[f"{prefix}/close_accuracy"] = sum(closes) / len(closes)
     names = sorted({name for s in valid for name in s.terms})
     for name in names:
         out[f"{prefix}/term/{name}"] = sum(float(s.terms.get(name, 0.0)) for s in valid) / len(valid)

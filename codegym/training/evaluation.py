@@ -31,6 +31,8 @@ class SuiteResult:
         temperature: Sampling temperature (0: greedy).
         mean_reward: Mean environment reward over every completion.
         per_task: ``{task_id: number of passing completions}``.
+        accuracy: For output prediction, ``{"exact": ..., "close": ...}``: the fraction of every completion
+            that is an exact (close, exact included) prediction; empty for code generation.
 
     """
 
@@ -42,12 +44,14 @@ class SuiteResult:
     mean_reward: float = 0.0
     per_task: dict[str, int] = field(default_factory=dict)
     samples_file: str | None = None
+    accuracy: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
         return {
             "suite": self.suite,
             **self.pass_at_k,
+            **{f"{k}_accuracy": v for k, v in self.accuracy.items()},
             "num_tasks": self.num_tasks,
             "num_samples": self.num_samples,
             "temperature": self.temperature,
@@ -104,6 +108,7 @@ def evaluate_tasks(
         )
     correct: dict[str, int] = {}
     rewards: list[float] = []
+    closes: list[bool] = []
     records: list[dict[str, Any]] = []
     ids = tasks.task_ids
     bar = tqdm(total=len(ids), desc=f"eval {suite or tasks.env_id}", disable=not progress, unit="task")
@@ -132,10 +137,13 @@ def evaluate_tasks(
         for task_id, text, s in zip(task_of, rollout.texts, scored, strict=True):
             correct[task_id] = correct.get(task_id, 0) + int(s.passed)
             rewards.append(s.reward)
+            if s.close is not None:
+                closes.append(s.close)
             if samples_path is not None:
-                records.append(
-                    {"task_id": task_id, "completion": text, "passed": s.passed, "reward": s.reward}
-                )
+                record = {"task_id": task_id, "completion": text, "passed": s.passed, "reward": s.reward}
+                if s.close is not None:
+                    record["verdict"] = s.status
+                records.append(record)
         bar.update(len(chunk))
     bar.close()
     if samples_path is not None:
@@ -154,6 +162,11 @@ def evaluate_tasks(
         mean_reward=sum(rewards) / max(1, len(rewards)),
         per_task=correct,
         samples_file=str(samples_path) if samples_path is not None else None,
+        accuracy=(
+            {"exact": sum(correct.values()) / len(closes), "close": sum(closes) / len(closes)}
+            if closes
+            else {}
+        ),
     )
 
 
@@ -224,6 +237,8 @@ def write_results(results: dict[str, SuiteResult], path: str | Path) -> Path:
 def format_table(results: dict[str, SuiteResult]) -> str:
     """Format results as a plain-text table: one row per suite, one column per pass@k.
 
+    Output-prediction suites add exact and close accuracy columns.
+
     >>> r = SuiteResult("MBPPCodeGen-v0:test", {"pass@1": 0.25}, 500, 15, 0.2)
     >>> print(format_table({"MBPPCodeGen-v0:test": r}))
     suite                 tasks  samples  pass@1
@@ -232,10 +247,18 @@ def format_table(results: dict[str, SuiteResult]) -> str:
     if not results:
         return "(no results)"
     ks = sorted({k for r in results.values() for k in r.pass_at_k}, key=lambda s: int(s.split("@")[1]))
+    accs = [a for a in ("exact", "close") if any(a in r.accuracy for r in results.values())]
     width = max(len("suite"), *(len(name) for name in results))
-    header = f"{'suite':<{width}}  tasks  samples" + "".join(f"  {k:>6}" for k in ks)
+    header = (
+        f"{'suite':<{width}}  tasks  samples"
+        + "".join(f"  {k:>6}" for k in ks)
+        + "".join(f"  {a:>6}" for a in accs)
+    )
     rows = [header]
     for name, r in results.items():
         cells = "".join(f"  {100 * r.pass_at_k[k]:>5.1f}%" if k in r.pass_at_k else f"  {'-':>6}" for k in ks)
+        cells += "".join(
+            f"  {100 * r.accuracy[a]:>5.1f}%" if a in r.accuracy else f"  {'-':>6}" for a in accs
+        )
         rows.append(f"{name:<{width}}  {r.num_tasks:>5}  {r.num_samples:>7}{cells}")
     return "\n".join(rows)

@@ -241,7 +241,12 @@ class Run:
             )
             print(format_table(results))
             self.logger.log(
-                {f"eval/{suite}/{k}": v for suite, r in results.items() for k, v in r.pass_at_k.items()}, step
+                {
+                    f"eval/{suite}/{k}": v
+                    for suite, r in results.items()
+                    for k, v in {**r.pass_at_k, **{f"{a}_accuracy": x for a, x in r.accuracy.items()}}.items()
+                },
+                step,
             )
         self.logger.close()
         if self.val_tasks is not None:
