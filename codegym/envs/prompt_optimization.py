@@ -21,6 +21,7 @@ import numpy as np
 from gymnasium import spaces
 
 from codegym.backends.base import CodeGenerator
+from codegym.envs.sampling import EpisodeSampler
 from codegym.execution.results import ExecutionResult, Limits, Outcome
 from codegym.tasks.base import Task
 
@@ -62,7 +63,6 @@ DEFAULT_REWRITER = "meta-llama/Llama-3.2-3B-Instruct"
 NUM_SCALARS = 4
 
 _FEEDBACK = ("tests", "visible")
-_SAMPLING = ("random", "shuffle", "sequential")
 _RESET_OPTIONS = ("task_id", "task_index")
 _TINY_BACKENDS = ("tiny-t5", "tiny-llama", "tiny-llama-instruct")
 
@@ -778,8 +778,6 @@ class PromptOptimizationEnv(gym.Env[np.ndarray, np.int64]):
             raise ValueError(f"unknown reward_mode {reward_mode!r}; choose one of {REWARD_MODES}")
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
-        if sampling not in _SAMPLING:
-            raise ValueError(f"unknown sampling {sampling!r}; choose one of {_SAMPLING}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"unknown render_mode {render_mode!r}; choose one of {self.metadata['render_modes']}"
@@ -826,8 +824,7 @@ class PromptOptimizationEnv(gym.Env[np.ndarray, np.int64]):
         self.action_space = spaces.Discrete(len(self.operators))
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(evaluator.dim + NUM_SCALARS,), dtype=np.float32)
 
-        self._order: list[int] = []
-        self._cursor = 0
+        self._sampler = EpisodeSampler(len(self.tasks), sampling)
         self._queued: int | None = None
         self._task_i: int | None = None
         self._done = True
@@ -867,19 +864,7 @@ class PromptOptimizationEnv(gym.Env[np.ndarray, np.int64]):
         return self._splits[index]
 
     def _next_index(self) -> int:
-        n = len(self.tasks)
-        if self.sampling == "random":
-            return int(self.np_random.integers(n))
-        if self._cursor >= len(self._order):
-            self._order = (
-                [int(i) for i in self.np_random.permutation(n)]
-                if self.sampling == "shuffle"
-                else list(range(n))
-            )
-            self._cursor = 0
-        index = self._order[self._cursor]
-        self._cursor += 1
-        return index
+        return self._sampler.next(self.np_random)
 
     def _request(self, index: int, description: str) -> tuple[Task, str, bool]:
         _, render, completion = self._split(index)
@@ -957,7 +942,7 @@ class PromptOptimizationEnv(gym.Env[np.ndarray, np.int64]):
         if "task_id" in options and "task_index" in options:
             raise ValueError("give reset options 'task_id' or 'task_index', not both")
         if seed is not None or self._queued is None:
-            self._order, self._cursor = [], 0
+            self._sampler.restart()
             self._queued = self._next_index()
         if "task_id" in options:
             task_id = options["task_id"]
