@@ -41,7 +41,9 @@ def test_every_page_is_in_nav() -> None:
     assert not missing, f"pages not listed in mkdocs.yml nav: {missing}"
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page", [p for p in [ROOT / "README.md", *PAGES] if python_blocks(p)], ids=lambda p: p.name
+)
 def test_examples_run(page: Path, tmp_path: Path) -> None:
     # All blocks of a page run in order in one fresh interpreter, like a reader pasting them.
     script = tmp_path / "example.py"
