@@ -63,7 +63,7 @@ class Args:
     backend: str = "Salesforce/codet5p-220m-py"  # hub id, local directory, or "tiny-t5"
     embedder: str = "minilm"  # "minilm" (384-d all-MiniLM-L6-v2) or "hashing" (instant, no semantics)
     operators: tuple[str, ...] = DEFAULT_OPERATORS
-    rewriter: str | None = None  # model of the llm_rewrite operator (default Llama-3.2-3B-Instruct)
+    rewriter: str | None = None  # llm_rewrite model; None: the env id's default (MBPP: Llama-3.2-3B-Instruct)
     reward_mode: str = "delta"  # "delta", "promis" or "final"
     feedback: str = "tests"  # "tests" (hidden tests drive the reward, as PROMIS) or "visible"
     max_steps: int = 10  # PROMIS MAX_STEPS
@@ -123,12 +123,13 @@ def env_kwargs(args: Args, split: str) -> dict[str, Any]:
         "backend": args.backend,
         "embedder": args.embedder,
         "operators": tuple(args.operators),
-        "rewriter": args.rewriter,
         "reward_mode": args.reward_mode,
         "feedback": args.feedback,
         "max_steps": args.max_steps,
         "max_new_tokens": args.max_new_tokens,
     }
+    if args.rewriter is not None:  # unset: the environment id's own rewriter (SynthPrompt-v0 has one)
+        kwargs["rewriter"] = args.rewriter
     if args.data_path is not None:
         kwargs["path"] = args.data_path
     return kwargs
