@@ -13,7 +13,7 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from codegym.envs.sampling import SAMPLING_MODES as _SAMPLING
-from codegym.envs.sampling import EpisodeSampler
+from codegym.envs.sampling import EpisodeSampler, requested_index
 from codegym.execution.results import ExecutionResult, Limits, Outcome
 from codegym.postprocess import MODES, Extraction, postprocess
 from codegym.rewards import RewardContext, RewardSpec, get_reward
@@ -97,9 +97,6 @@ class StepTimings:
             "tests_s": list(self.tests_s),
             "cached": self.cached,
         }
-
-
-_RESET_OPTIONS = ("task_id", "task_index")
 
 
 class CodeGenerationEnv(gym.Env[str, str]):
@@ -365,31 +362,10 @@ class CodeGenerationEnv(gym.Env[str, str]):
     ) -> tuple[str, dict[str, Any]]:
         """Start an episode on a sampled task, or on ``options["task_id"]`` / ``options["task_index"]``."""
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(_RESET_OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown reset options {unknown}; valid options are {list(_RESET_OPTIONS)}")
-        if "task_id" in options and "task_index" in options:
-            raise ValueError("give reset options 'task_id' or 'task_index', not both")
+        requested = requested_index(options, self._index, kind="task")
         if seed is not None:
             self._sampler.restart()
-        if "task_id" in options:
-            task_id = options["task_id"]
-            if task_id not in self._index:
-                raise ValueError(
-                    f"reset option task_id={task_id!r} is not one of this environment's {len(self.tasks)} "
-                    f"tasks (ids look like {list(self._index)[:3]}); see env.unwrapped.tasks"
-                )
-            self._task_i = self._index[task_id]
-        elif "task_index" in options:
-            index = options["task_index"]
-            if not isinstance(index, int) or not 0 <= index < len(self.tasks):
-                raise ValueError(
-                    f"reset option task_index must be an int in [0, {len(self.tasks)}), got {index!r}"
-                )
-            self._task_i = index
-        else:
-            self._task_i = self._next_index()
+        self._task_i = requested if requested is not None else self._next_index()
         self._attempt = 0
         self._done = False
         self.last_result = None

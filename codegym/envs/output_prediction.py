@@ -24,7 +24,7 @@ from gymnasium import spaces
 from codegym.cache import cache_root
 from codegym.envs.code_generation import CHARSET
 from codegym.envs.sampling import SAMPLING_MODES as _SAMPLING
-from codegym.envs.sampling import EpisodeSampler
+from codegym.envs.sampling import EpisodeSampler, requested_index
 from codegym.tasks.procedural.output_prediction import (
     LANGUAGES,
     OUTPUT_FAMILIES,
@@ -59,7 +59,6 @@ OBSERVATION_MODES = ("question", "program", "dict")
 #: Called as ``reward(prediction, item, score)``; returns the step's reward.
 RewardFn = Callable[[str, OutputPredictionItem, PredictionScore], float]
 
-_RESET_OPTIONS = ("item_id", "item_index")
 _FAMILY_NAMES = tuple(f.name for f in OUTPUT_FAMILIES)
 # Modules whose source defines the generated items: a change to any of them invalidates the cache.
 _GENERATOR_MODULES = (
@@ -512,31 +511,10 @@ class CodeOutputPredictionEnv(gym.Env[Any, str]):
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode on a sampled item, or on ``options["item_id"]`` / ``options["item_index"]``."""
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(_RESET_OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown reset options {unknown}; valid options are {list(_RESET_OPTIONS)}")
-        if "item_id" in options and "item_index" in options:
-            raise ValueError("give reset options 'item_id' or 'item_index', not both")
+        requested = requested_index(options, self._index, kind="item")
         if seed is not None:
             self._sampler.restart()
-        if "item_id" in options:
-            item_id = options["item_id"]
-            if item_id not in self._index:
-                raise ValueError(
-                    f"reset option item_id={item_id!r} is not one of this environment's {len(self.items)} "
-                    f"items (ids look like {list(self._index)[:3]}); see env.unwrapped.items"
-                )
-            self._item_i = self._index[item_id]
-        elif "item_index" in options:
-            index = options["item_index"]
-            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.items):
-                raise ValueError(
-                    f"reset option item_index must be an int in [0, {len(self.items)}), got {index!r}"
-                )
-            self._item_i = index
-        else:
-            self._item_i = self._next_index()
+        self._item_i = requested if requested is not None else self._next_index()
         self._done = False
         self._last_prediction = None
         item = self.items[self._item_i]

@@ -21,7 +21,7 @@ import numpy as np
 from gymnasium import spaces
 
 from codegym.backends.base import CodeGenerator
-from codegym.envs.sampling import EpisodeSampler
+from codegym.envs.sampling import EpisodeSampler, requested_index
 from codegym.execution.results import ExecutionResult, Limits, Outcome
 from codegym.tasks.base import Task
 
@@ -63,7 +63,6 @@ DEFAULT_REWRITER = "meta-llama/Llama-3.2-3B-Instruct"
 NUM_SCALARS = 4
 
 _FEEDBACK = ("tests", "visible")
-_RESET_OPTIONS = ("task_id", "task_index")
 _TINY_BACKENDS = ("tiny-t5", "tiny-llama", "tiny-llama-instruct")
 
 
@@ -935,30 +934,12 @@ class PromptOptimizationEnv(gym.Env[np.ndarray, np.int64]):
     def _begin_reset(self, seed: int | None, options: Mapping[str, Any] | None) -> None:
         """Seed, pick the task and restore its original description (no model call)."""
         gym.Env.reset(self, seed=seed)
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(_RESET_OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown reset options {unknown}; valid options are {list(_RESET_OPTIONS)}")
-        if "task_id" in options and "task_index" in options:
-            raise ValueError("give reset options 'task_id' or 'task_index', not both")
+        requested = requested_index(options, self._index, kind="task")
         if seed is not None or self._queued is None:
             self._sampler.restart()
             self._queued = self._next_index()
-        if "task_id" in options:
-            task_id = options["task_id"]
-            if task_id not in self._index:
-                raise ValueError(
-                    f"reset option task_id={task_id!r} is not one of this environment's {len(self.tasks)} "
-                    f"tasks (ids look like {list(self._index)[:3]}); see env.unwrapped.tasks"
-                )
-            self._task_i = self._index[task_id]
-        elif "task_index" in options:
-            index = options["task_index"]
-            if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.tasks):
-                raise ValueError(
-                    f"reset option task_index must be an int in [0, {len(self.tasks)}), got {index!r}"
-                )
-            self._task_i = int(index)
+        if requested is not None:
+            self._task_i = requested
         else:
             self._task_i = self._queued
             self._queued = self._next_index()

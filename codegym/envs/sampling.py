@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 #: Valid values of the environments' ``sampling`` argument.
@@ -47,3 +50,35 @@ class EpisodeSampler:
         index = self._order[self._cursor]
         self._cursor += 1
         return index
+
+
+def requested_index(
+    options: Mapping[str, Any] | None, index_of: Mapping[str, int], *, kind: str = "task"
+) -> int | None:
+    """Validate ``reset`` options and return the index they ask for, or ``None`` to sample one.
+
+    The options are ``{kind}_id`` (a key of ``index_of``) or ``{kind}_index`` (an int in
+    ``[0, len(index_of))``), at most one of them; anything else raises ``ValueError`` naming it.
+    """
+    id_key, index_key = f"{kind}_id", f"{kind}_index"
+    options = dict(options or {})
+    unknown = sorted(set(options) - {id_key, index_key})
+    if unknown:
+        raise ValueError(f"unknown reset options {unknown}; valid options are {[id_key, index_key]}")
+    if id_key in options and index_key in options:
+        raise ValueError(f"give reset options {id_key!r} or {index_key!r}, not both")
+    n = len(index_of)
+    if id_key in options:
+        wanted = options[id_key]
+        if wanted not in index_of:
+            raise ValueError(
+                f"reset option {id_key}={wanted!r} is not one of this environment's {n} {kind}s "
+                f"(ids look like {list(index_of)[:3]}); see env.unwrapped.{kind}s"
+            )
+        return index_of[wanted]
+    if index_key in options:
+        index = options[index_key]
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n:
+            raise ValueError(f"reset option {index_key} must be an int in [0, {n}), got {index!r}")
+        return int(index)
+    return None

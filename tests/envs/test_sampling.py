@@ -28,3 +28,21 @@ def test_bad_arguments_are_named() -> None:
         EpisodeSampler(3, "round-robin")
     with pytest.raises(ValueError, match="at least one task"):
         EpisodeSampler(0)
+
+
+def test_requested_index_validates_reset_options() -> None:
+    from codegym.envs.sampling import requested_index
+
+    ids = {"a/0": 0, "a/1": 1}
+    assert requested_index(None, ids) is None
+    assert requested_index({"task_id": "a/1"}, ids) == 1
+    assert requested_index({"item_index": np.int64(0)}, ids, kind="item") == 0
+    for options, message in [
+        ({"seed": 1}, "unknown reset options"),
+        ({"task_id": "a/0", "task_index": 0}, "not both"),
+        ({"task_id": "b/0"}, "not one of this environment's 2 tasks"),
+        ({"task_index": 2}, r"must be an int in \[0, 2\)"),
+        ({"task_index": True}, "must be an int"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            requested_index(options, ids)
