@@ -95,7 +95,8 @@ ENVIRONMENTS: tuple[EnvSpec, ...] = (
         "CodeOutputPrediction-v0",
         _OUTPUT_PREDICTION,
         {},
-        "Procedural programs (Python, JavaScript): predict exactly what the program prints (offline)",
+        "Procedural programs (Python, JavaScript, C++, Rust): predict exactly what the program prints "
+        "(offline)",
     ),
 )
 

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Generate the procedural suites reproducibly, with no download. Examples:\n"
             "  codegym data list\n"
-            "  codegym data generate --suite output-prediction --languages python javascript \\\n"
+            "  codegym data generate --suite output-prediction --languages python javascript cpp rust \\\n"
             "      --num-samples 100 --out op.jsonl\n"
             "  codegym data generate --suite synthesis --num-samples 500 --split eval --out eval.jsonl\n"
             "  codegym data export op.jsonl --csv op.csv"
@@ -62,12 +62,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         default=["python"],
         metavar="LANG",
-        help="output-prediction: languages to render (python, javascript); default python",
+        help="output-prediction: languages to render (python, javascript, cpp, rust); default python",
     )
     gen.add_argument(
         "--no-verify",
         action="store_true",
-        help="output-prediction: do not run the programs through the sandbox to check their outputs",
+        help=(
+            "output-prediction: do not run the programs through the sandbox to check their outputs "
+            "(needed for a language whose toolchain, node, g++ or rustc, is not installed)"
+        ),
     )
     gen.add_argument(
         "--phrasing-groups",
@@ -173,11 +176,15 @@ def run_list(args: argparse.Namespace) -> int:
         for row in rows:
             print(f"  {row['name']:<18} {row['category']:<11} level {row['difficulty']}  {row['example']}")
     if args.suite in (None, "output-prediction"):
-        from codegym.tasks.procedural.output_prediction import OUTPUT_FAMILIES, verifiable_languages
+        from codegym.tasks.procedural.output_prediction import (
+            LANGUAGES,
+            OUTPUT_FAMILIES,
+            verifiable_languages,
+        )
 
         print(
-            f"output-prediction: {len(OUTPUT_FAMILIES)} families, languages python javascript "
-            f"(verified by running: {' '.join(verifiable_languages())})"
+            f"output-prediction: {len(OUTPUT_FAMILIES)} families, languages {' '.join(LANGUAGES)} "
+            f"(toolchains installed here: {' '.join(verifiable_languages())})"
         )
         for fam in OUTPUT_FAMILIES:
             print(f"  {fam.name:<13} {fam.description}")

@@ -228,12 +228,14 @@ class CodeOutputPredictionEnv(gym.Env[Any, str]):
 
     ## Description
 
-    Each episode is one output-prediction item: a short program (Python or JavaScript) whose first
-    lines assign its input, from a family such as ``arithmetic``, ``strings``, ``recursion`` or
-    ``exceptions`` at difficulty 1 to 3 (:mod:`codegym.tasks.procedural.output_prediction`). The agent
-    (usually a language model) reads the program and answers with the text it prints. Expected
-    outputs were checked by running the programs in the sandbox when the items were generated; the
-    environment itself runs nothing.
+    Each episode is one output-prediction item: a short program (Python, JavaScript, C++ or Rust) whose
+    first lines (of ``main`` in C++ and Rust) assign its input, from a family such as ``arithmetic``,
+    ``strings``, ``recursion`` or ``exceptions`` at difficulty 1 to 3
+    (:mod:`codegym.tasks.procedural.output_prediction`). The agent (usually a language model) reads the
+    program and answers with the text it prints, as that language prints it (C++ writes ``1`` for
+    ``true``, Rust ``Some(3)`` for an ``Option``). Expected outputs were checked by running the programs
+    in the sandbox (C++ and Rust compiled there) when the items were generated; the environment itself
+    runs nothing.
 
     ## Observation Space
 
@@ -292,7 +294,10 @@ class CodeOutputPredictionEnv(gym.Env[Any, str]):
         size: Programs to generate (each rendered in every language). Default :data:`DEFAULT_SIZE`.
         seed: Generator seed (not the episode seed). Default 0.
         languages: Languages to render: a name or a sequence of :data:`~codegym.tasks.procedural.LANGUAGES`
-            (default ``("python",)``). Items of a language the engine cannot run are unverified.
+            (``"python"``, ``"javascript"``, ``"cpp"``, ``"rust"``; default ``("python",)``). Every
+            item is verified, so each language needs its toolchain (node, g++, rustc) on a cache miss;
+            without one, ``gym.make`` raises :class:`~codegym.execution.toolchains.ToolchainMissing`
+            (pass ``config=OutputPredictionConfig(..., verify=False)`` for unverified items).
         families: Family names to keep (default: all).
         difficulty: Difficulty levels to keep (default ``(1, 2, 3)``).
         config: A full :class:`~codegym.tasks.procedural.OutputPredictionConfig` instead of the

@@ -3,14 +3,18 @@
 A *family* of :mod:`~codegym.tasks.procedural.programs` (``arithmetic``, ``strings``, ``lists``,
 ``dicts``, ``loops``, ``conditionals``, ``recursion``, ``functions``, ``classes``, ``exceptions``) draws
 one program at a difficulty level (1 to 3) from a ``random.Random`` and renders it in every language it
-supports (Python and JavaScript). While drawing, the family computes the values the program prints
-with trusted Python in the generator, formatted the way each language prints them. The program
-itself is then run through :class:`codegym.execution.SandboxExecutor` (never ``exec`` in this process)
-and its real stdout must equal the computed text, otherwise generation fails loudly (a generator bug,
-not a data point). Items of a language the engine cannot run yet carry ``verified=False``.
+supports (Python, JavaScript, C++ and Rust). While drawing, the family computes the values the program
+prints with trusted Python in the generator, formatted the way each language prints them. The program
+itself is then run through :class:`codegym.execution.SandboxExecutor` (never ``exec`` in this process;
+C++ and Rust programs are compiled there, through the engine's build cache) and its real stdout must
+equal the computed text, otherwise generation fails loudly (a generator bug, not a data point). A
+language whose toolchain (node, g++, rustc) is missing cannot be verified: generation raises
+:class:`~codegym.execution.toolchains.ToolchainMissing` unless ``verify=False``.
 
-Every program starts with an *input block* of assignments (``n = 12`` / ``let n = 12;``) followed by
-the code that uses them, so an environment can show the program and its input separately.
+Every program has an *input block* of assignments (``n = 12`` / ``let n = 12;`` at the top of a Python
+or JavaScript program, ``long long n = 12;`` / ``let n: i64 = 12;`` at the top of ``main`` in C++ and
+Rust) followed by the code that uses them, so an environment can show the program and its input
+separately.
 
 Example::
 
@@ -37,6 +41,7 @@ from codegym.tasks.procedural.common import (
     validate_split,
 )
 from codegym.tasks.procedural.programs import (
+    DISPLAY_NAMES,
     LANGUAGES,
     OUTPUT_FAMILIES,
     OUTPUT_FAMILY_BY_NAME,
@@ -46,7 +51,8 @@ from codegym.tasks.procedural.programs import (
 )
 
 SOURCE = "procedural/output_prediction"
-#: Languages whose programs the execution engine can run today (checked again at run time).
+#: Languages assumed runnable when the execution engine's language registry cannot be imported (the
+#: registry, :func:`codegym.execution.languages.available_languages`, is asked first).
 VERIFIABLE_LANGUAGES = ("python",)
 
 
@@ -60,9 +66,9 @@ class OutputPredictionItem:
 
     Attributes:
         item_id: ``"outpred/<language>/<index>"`` (train) or ``"outpred/eval/<language>/<index>"``.
-        language: ``"python"`` or ``"javascript"``.
-        program: The full runnable program (its input block first).
-        input: The input block alone (assignments at the top of ``program``).
+        language: ``"python"``, ``"javascript"``, ``"cpp"`` or ``"rust"``.
+        program: The full runnable program (its input block first; in C++ and Rust first in ``main``).
+        input: The input block alone (the assignments or declarations it starts with, not indented).
         expected_output: Exactly what the program writes to stdout (one ``\n`` after each line).
         family: The program family.
         difficulty: 1, 2 or 3.
@@ -127,7 +133,8 @@ class OutputPredictionConfig:
         languages: Languages to render (subset of :data:`LANGUAGES`).
         families: Family names (``None``: all of :data:`OUTPUT_FAMILIES`).
         difficulty: Allowed difficulty levels.
-        verify: Run every program of a language the engine supports and check its stdout.
+        verify: Run every program in the sandbox and check its stdout (a language whose toolchain is
+            missing raises :class:`~codegym.execution.toolchains.ToolchainMissing`).
         timeout_s: Per-program wall-clock limit when verifying.
 
     """
@@ -234,7 +241,7 @@ def _item(
         split=config.split,
         index=index,
         seed=config.seed,
-        metadata={"topic": program.topic, "code": program.code[language], "source": SOURCE},
+        metadata={"topic": program.topic, "code": program.body(language), "source": SOURCE},
     )
 
 
@@ -256,9 +263,13 @@ def generate_output_prediction(
         ValueError: ``config`` is invalid or allows fewer than ``size`` distinct programs.
         RuntimeError: A verified program printed something other than its expected output (a bug in
             a family), or the engine failed to run it.
+        ToolchainMissing: ``config.verify`` and a language's toolchain is not installed (a
+            ``ValueError`` naming the binary and how to install it).
 
     """
     config.validate()
+    if config.verify:
+        require_verifiable(config.languages, executor)
     families = config.allowed_families()
     programs = take_unique(
         lambda i: _raw_program(config, i, families),
@@ -288,7 +299,8 @@ def load_output_prediction(
 def format_question(item: OutputPredictionItem) -> str:
     """Return a plain prompt for the item: the program in a fenced block and the question."""
     return (
-        f"What does this {item.language.capitalize()} program print? Answer with the exact output only.\n\n"
+        f"What does this {DISPLAY_NAMES.get(item.language, item.language)} program print? "
+        "Answer with the exact output only.\n\n"
         f"```{item.language}\n{item.program}```\n"
     )
 
@@ -344,25 +356,61 @@ def run_programs(
             executor.close()
 
 
+def require_verifiable(languages: Sequence[str], executor: Any = None) -> None:
+    """Raise unless the execution engine (``executor``'s, by default this machine's) runs ``languages``.
+
+    Raises:
+        ToolchainMissing: A language's toolchain (node, g++, rustc) is not installed; the message names
+            the binary, how to install it, and that ``verify=False`` (``--no-verify``) generates the
+            items unverified instead.
+        ValueError: ``executor`` reports that it cannot run a language although its toolchain is here.
+
+    """
+    runnable = verifiable_languages(executor)
+    for language in dict.fromkeys(languages):
+        if language in runnable:
+            continue
+        from codegym.execution.languages import get_language
+        from codegym.execution.toolchains import ToolchainMissing
+
+        try:
+            get_language(language).require()
+        except ToolchainMissing as exc:
+            detail = str(exc).split(", which ", 1)[-1]
+            raise ToolchainMissing(
+                exc.language,
+                exc.binary,
+                f"{detail}. Without it the {DISPLAY_NAMES.get(language, language)} programs cannot be "
+                "verified: install it, or generate them unverified with verify=False "
+                "(codegym data generate --no-verify)",
+            ) from exc
+        raise ValueError(
+            f"the executor {executor!r} cannot run {language} programs (it runs {list(runnable)}); pass "
+            "an executor that can, or verify=False"
+        )
+
+
 def verify_items(
     items: Sequence[OutputPredictionItem],
     executor: Any = None,
     timeout_s: float = 5.0,
     progress: bool = False,
 ) -> list[OutputPredictionItem]:
-    """Run every item of a verifiable language and mark it ``verified``; the others are returned as is.
+    """Run every item's program in the sandbox and mark it ``verified``.
 
     Args:
         items: Items to check.
         executor: A :class:`~codegym.execution.SandboxExecutor` (default: a new one, closed afterwards).
-        timeout_s: Wall-clock limit per program.
+        timeout_s: Wall-clock limit per program (C++ and Rust: besides the compile step's own limit).
         progress: Show a tqdm progress bar.
 
     Raises:
         RuntimeError: A program's stdout differs from its ``expected_output``, or it did not run
             cleanly; the message shows the program, both outputs and the engine's verdict.
+        ToolchainMissing: An item's language has no toolchain here (see :func:`require_verifiable`).
 
     """
+    require_verifiable([item.language for item in items], executor)
     langs = verifiable_languages(executor)
     todo = [i for i, item in enumerate(items) if item.language in langs]
     out = list(items)
