@@ -220,7 +220,8 @@ class TrainConfig:
     final_eval: bool = option(True, "Evaluate pass@k after training.", group="final")
     eval_suites: tuple[str, ...] = option(
         ("MBPPCodeGen-v0:test", "HumanEvalCodeGen-v0"),
-        "Final evaluation suites as ENV_ID[:split] or ENV_ID:{json kwargs}.",
+        "Final evaluation suites as ENV_ID[:split] or ENV_ID:{json kwargs}. Left at the default (MBPP test "
+        "and HumanEval), an output-prediction --env is evaluated on its own eval split instead.",
         group="final",
     )
     eval_samples: int = option(15, "Completions per task in the final evaluation.", group="final")

@@ -15,8 +15,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codegym.training.config import parse_suite
-from codegym.training.envs import EnvTasks
+from codegym.training.config import TrainConfig, parse_suite
+from codegym.training.envs import EnvTasks, is_output_prediction
+
+
+def eval_suites_for(cfg: TrainConfig) -> tuple[str, ...]:
+    """Return the final evaluation's suites of a training run (every trainer and the pipeline).
+
+    They are the configured ``cfg.eval_suites``, except when those are left at the default (MBPP test
+    and HumanEval, code-generation suites) and ``cfg.env`` is an output-prediction environment: then the
+    environment's own ``eval`` split (``cfg.env_kwargs`` with ``split="eval"``, or ``cfg.val_env_kwargs``
+    when given), so that a model trained to predict outputs is evaluated on predicting outputs.
+    """
+    default = TrainConfig.__dataclass_fields__["eval_suites"].default
+    if tuple(cfg.eval_suites) != tuple(default) or not is_output_prediction(cfg.env):
+        return tuple(cfg.eval_suites)
+    kwargs = (
+        dict(cfg.val_env_kwargs) if cfg.val_env_kwargs is not None else {**cfg.env_kwargs, "split": "eval"}
+    )
+    return (f"{cfg.env}:{json.dumps(kwargs, sort_keys=True)}",)
 
 
 @dataclass

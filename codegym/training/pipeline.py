@@ -13,20 +13,20 @@ batch size, seed, ...), to the SFT stage; the ``sft_*`` options set the SFT stag
 ``resume``, an SFT stage that already wrote its model is not run again.
 
 For output-prediction environments the final evaluation defaults to the environment's ``eval`` split
-(or ``val_env_kwargs``) and reports exact and close accuracy besides pass@k.
+(or ``val_env_kwargs``; :func:`~codegym.training.evaluation.eval_suites_for`, as for every trainer) and
+reports exact and close accuracy besides pass@k.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from codegym.training.common import run_name
 from codegym.training.config import TrainConfig, option
-from codegym.training.envs import is_output_prediction
+from codegym.training.evaluation import eval_suites_for
 from codegym.training.grpo import GRPOConfig
 from codegym.training.run import TrainResult
 from codegym.training.sft import SFTConfig
@@ -65,21 +65,6 @@ class PipelineResult:
     run_dir: Path
     sft: TrainResult | None
     grpo: TrainResult
-
-
-def eval_suites_for(cfg: TrainConfig) -> tuple[str, ...]:
-    """Return the final evaluation's suites.
-
-    They are the configured ones, except for output prediction left at the default: then the
-    environment's ``eval`` split (``val_env_kwargs`` when given).
-    """
-    default = TrainConfig.__dataclass_fields__["eval_suites"].default
-    if tuple(cfg.eval_suites) != tuple(default) or not is_output_prediction(cfg.env):
-        return tuple(cfg.eval_suites)
-    kwargs = (
-        dict(cfg.val_env_kwargs) if cfg.val_env_kwargs is not None else {**cfg.env_kwargs, "split": "eval"}
-    )
-    return (f"{cfg.env}:{json.dumps(kwargs, sort_keys=True)}",)
 
 
 def train(cfg: PipelineConfig) -> PipelineResult:

@@ -2,7 +2,9 @@
 
 ``Run`` owns everything around the optimisation itself, so that each algorithm file shows only its
 algorithm: the run directory and its ``config.yaml``, metric logging, resumable checkpoints,
-validation with early stopping, the adapter merge and the final pass@k evaluation.
+validation with early stopping, the adapter merge and the final pass@k evaluation (on
+:func:`~codegym.training.evaluation.eval_suites_for`: the configured suites, or an output-prediction
+environment's own ``eval`` split when they are left at the default).
 
 Layout of ``<output_dir>/<run_name>/``::
 
@@ -42,7 +44,13 @@ from codegym.training.common import (
 )
 from codegym.training.config import TrainConfig
 from codegym.training.envs import EnvTasks
-from codegym.training.evaluation import SuiteResult, evaluate_policy, evaluate_tasks, format_table
+from codegym.training.evaluation import (
+    SuiteResult,
+    eval_suites_for,
+    evaluate_policy,
+    evaluate_tasks,
+    format_table,
+)
 
 log = logging.getLogger("codegym.training")
 
@@ -224,10 +232,11 @@ class Run:
         if cfg.merge_adapters or not self.policy.uses_adapters:
             model_dir = merge_and_save(self.policy, adapter_dir or self.dir / "adapter", self.dir / "model")
         results: dict[str, SuiteResult] = {}
-        if cfg.final_eval and cfg.eval_suites:
+        suites = eval_suites_for(cfg)  # the environment's own evaluation unless --eval-suites says otherwise
+        if cfg.final_eval and suites:
             results = evaluate_policy(
                 self.policy,
-                cfg.eval_suites,
+                suites,
                 n_samples=cfg.eval_samples,
                 temperature=cfg.eval_temperature,
                 ks=cfg.eval_k,

@@ -102,3 +102,69 @@ def test_pipeline_sft_then_grpo_then_accuracy(tmp_path: Path, capsys: pytest.Cap
     assert "pass@1" in r
     out = capsys.readouterr().out
     assert "exact" in out and "close" in out and "pipeline directory:" in out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Every trainer's final evaluation defaults to the environment's own suite
+
+
+class _Policy:
+    """What ``Run`` reads of a policy when nothing is saved (merging is stubbed out)."""
+
+    finetune = "full"
+    uses_adapters = False
+
+
+@pytest.mark.parametrize("method", ["sft", "grpo", "ppo"])
+@pytest.mark.parametrize(
+    ("env", "suites", "expected"),
+    [
+        # Output prediction: its eval split, not MBPP/HumanEval (the code-generation default).
+        (
+            "CodeOutputPrediction-v0",
+            None,
+            ('CodeOutputPrediction-v0:{"seed": 0, "size": 4, "split": "eval"}',),
+        ),
+        # --eval-suites overrides it.
+        ("CodeOutputPrediction-v0", ("SynthCodeGen-v0:eval",), ("SynthCodeGen-v0:eval",)),
+        # Code generation keeps the default.
+        ("MBPPCodeGen-v0", None, ("MBPPCodeGen-v0:test", "HumanEvalCodeGen-v0")),
+    ],
+)
+def test_final_evaluation_uses_the_environments_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str, env: str, suites, expected
+) -> None:
+    import importlib
+
+    from codegym.training import run as run_module
+
+    module = importlib.import_module(f"codegym.training.{method}")
+    config_cls = getattr(module, f"{method.upper()}Config")
+    options = {} if suites is None else {"eval_suites": suites}
+    cfg = config_cls(
+        model="tiny",
+        env=env,
+        env_kwargs=ENV_KWARGS if env == "CodeOutputPrediction-v0" else {},
+        output_dir=str(tmp_path),
+        report_to=("none",),
+        progress=False,
+        **options,
+    )
+    seen: list[tuple[str, ...]] = []
+    monkeypatch.setattr(run_module, "merge_and_save", lambda policy, adapter, out: out)
+    monkeypatch.setattr(run_module, "evaluate_policy", lambda policy, s, **kw: seen.append(tuple(s)) or {})
+    run_module.Run(cfg, _Policy()).finish(step=0)  # what sft.train, grpo.train and ppo.train end with
+    assert seen == [expected]
+
+
+def test_sft_cli_evaluates_output_prediction_on_its_eval_split(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    argv = ["train", "sft", "--model", str(tiny_llama_path()), "--env", "CodeOutputPrediction-v0"]
+    argv += ["--env-kwargs", json.dumps(ENV_KWARGS), "--finetune", "lora", "--lora-r", "4"]
+    argv += ["--max-steps", "1", "--batch-size", "2", "--max-new-tokens", "8", "--max-length", "256"]
+    argv += ["--eval-samples", "1", "--eval-temperature", "0", "--eval-k", "1", "--eval-max-tasks", "1"]
+    argv += ["--device", "cpu", "--num-threads", "1", "--report-to", "none", "--no-progress"]
+    argv += ["--no-merge-adapters", "--output-dir", str(tmp_path), "--run-name", "sft"]
+    assert main(argv) == 0
+    (suite,) = json.loads((tmp_path / "sft" / "eval_results.json").read_text())
+    assert suite == 'CodeOutputPrediction-v0:{"seed": 0, "size": 4, "split": "eval"}'
