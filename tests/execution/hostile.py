@@ -355,7 +355,60 @@ def programs(tmp_marker: str) -> list[Hostile]:
             "import os\nos.setuid(0)\ndef f(x): return x + 1",
             needs_root=True,
         ),
+        Hostile(
+            # Passes only if its own captured stdout has a name it can open (to rewrite the output the
+            # engine reports, or to plant a symlink for the next candidate).
+            "find_capture_file",
+            CAPTURE_PATHS + "def f(x):\n    return x + 1 if capture_paths() else None",
+            outcomes=frozenset({"failed"}),
+        ),
     ]
+
+
+#: Defines ``capture_paths()``: every path under the writable directories that is the candidate's stdout.
+CAPTURE_PATHS = """import os
+def capture_paths():
+    st = os.fstat(1)
+    found = []
+    for top in ('/tmp', '/var/tmp', '/dev/shm', os.getcwd(), os.path.expanduser('~')):
+        for root, dirs, files in os.walk(top):
+            for name in dirs + files:
+                try:
+                    s = os.stat(os.path.join(root, name))
+                except OSError:
+                    continue
+                if (s.st_dev, s.st_ino) == (st.st_dev, st.st_ino):
+                    found.append(os.path.join(root, name))
+    return found
+"""
+
+#: Plants a world-writable directory with symlinks and forged files where capture files used to live.
+PLANT_CAPTURE = """import os
+for top in ('/tmp', '/var/tmp', '/dev/shm', os.getcwd()):
+    cap = os.path.join(top, '.codegym-capture')
+    try:
+        os.makedirs(cap, exist_ok=True)
+        os.chmod(cap, 0o777)
+    except OSError:
+        continue
+    for name in ('stdout', 'stderr'):
+        path = os.path.join(cap, name)
+        try:
+            if os.path.lexists(path):
+                os.unlink(path)
+            os.symlink('/proc/self/fd/3', path)
+        except OSError:
+            pass
+        try:
+            with open(path + '.forged', 'w') as fh:
+                fh.write('FORGED')
+            os.replace(path + '.forged', path)
+        except OSError:
+            pass
+print('planted')
+def f(x):
+    return x + 1
+"""
 
 
 def sandbox_processes(uids) -> list[str]:

@@ -10,7 +10,17 @@ import pytest
 
 from codegym.execution import ExecutionRequest, Limits, Outcome, SandboxExecutor
 
-from .hostile import HOST_MARKER, PACKAGE_INIT, SECRET_ENV, SECRET_VALUE, Hostile, programs, sandbox_processes
+from .hostile import (
+    CAPTURE_PATHS,
+    HOST_MARKER,
+    PACKAGE_INIT,
+    PLANT_CAPTURE,
+    SECRET_ENV,
+    SECRET_VALUE,
+    Hostile,
+    programs,
+    sandbox_processes,
+)
 
 LIMITS = Limits(timeout_s=1.0, memory_mb=256, file_size_mb=16, max_processes=16)
 TMP_MARKER = f"/tmp/codegym-hostile-{uuid.uuid4().hex}"
@@ -157,7 +167,7 @@ _LEAVE_BEHIND = (
 _PROBE = (
     "import os\nseen = sorted(os.listdir('.')) + sorted(\n"
     "    d + '/' + e for d in ('/tmp', '/var/tmp', '/dev/shm') for e in os.listdir(d)\n"
-    "    if (d, e) not in (('/tmp', 'work'), ('/tmp', '.codegym-capture')))\n"
+    "    if (d, e) != ('/tmp', 'work'))\n"
     "def f(x):\n    return seen"
 )
 
@@ -178,6 +188,29 @@ def test_nothing_left_behind_in_temporary_directories() -> None:
 
 
 PROGRAMS_BY_NAME = {p.name: p for p in PROGRAMS}
+
+
+@pytest.mark.parametrize("force_userns", [False, True], ids=["default", "user-namespace"])
+def test_capture_files_cannot_be_planted(monkeypatch: pytest.MonkeyPatch, force_userns: bool) -> None:
+    """Captured stdout/stderr have no name: a candidate can neither find its own nor plant the next one's."""
+    if force_userns:
+        if not IS_ROOT:
+            pytest.skip("without root the default mode already is the user namespace")
+        monkeypatch.setenv("CODEGYM_SANDBOX_FORCE_USERNS", "1")
+    with SandboxExecutor(workers=1, limits=LIMITS, cache_size=0) as ex:
+        if force_userns and "user+pid" not in ex.isolation:
+            pytest.skip("user namespaces are not available here")
+        planter = ex.run(PLANT_CAPTURE, ["assert f(1) == 2"])
+        assert planter.passed, planter
+        assert planter.stdout == "planted\n"
+        probe = ex.run(
+            CAPTURE_PATHS + "import sys\nprint('mine')\nprint('err', file=sys.stderr)\n"
+            "def f(x):\n    return capture_paths()",
+            ["assert f(1) == []"],
+        )
+    assert probe.passed, probe.tests[0].message
+    assert probe.stdout == "mine\n"
+    assert probe.stderr == "err\n"
 
 
 @pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])

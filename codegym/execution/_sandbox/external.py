@@ -106,13 +106,6 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _capture_files(worker) -> tuple[int, int]:
-    flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC
-    out_fd = os.open(os.path.join(worker.capture_dir, "stdout"), flags, 0o600)
-    err_fd = os.open(os.path.join(worker.capture_dir, "stderr"), flags, 0o600)
-    return out_fd, err_fd
-
-
 def _read_capped(fd: int, cap: int, tail: bool = False) -> str:
     try:
         if tail:
@@ -189,7 +182,7 @@ def compile_program(worker, spec: dict, lim: dict, n: int, start: float):
         fsize_mb=comp["fsize_mb"],
         nproc=comp["nproc"] if (worker.run_uid is not None or worker.user_ns) else None,
     )
-    out_fd, err_fd = _capture_files(worker)
+    out_fd, err_fd = worker.capture_files()
     env = dict(os.environ)
     env.update(comp.get("env") or {})
     pid = None
@@ -323,7 +316,7 @@ def run_program(worker, spec: dict, lim: dict, n: int, timeout: float, total: fl
         fcntl.fcntl(vw, fcntl.F_SETPIPE_SZ, 1 << 20)
     except OSError:
         pass
-    out_fd, err_fd = _capture_files(worker)
+    out_fd, err_fd = worker.capture_files()
     # The runtime's start-up (node: about 0.1 s of CPU, seconds on a loaded machine) precedes the
     # harness's first frame, and no candidate code runs before that frame: it gets its own allowance
     # instead of eating the first phase's deadline.

@@ -111,12 +111,7 @@ class Worker:
         self.base = base
         self.workdir = os.path.join(base, "work")
         self.make_workdir()
-        # Captured stdout/stderr live where the candidate cannot open them by name.
-        self.capture_dir = os.path.join(base, ".codegym-capture")
-        os.mkdir(self.capture_dir, 0o700)
-        self.keep = {self.workdir, self.capture_dir}
-        self.out_path = os.path.join(self.capture_dir, "stdout")
-        self.err_path = os.path.join(self.capture_dir, "stderr")
+        self.keep = {self.workdir}
         self.clean_state = None  # see wipe()
         self.test_cache: dict[bytes, object] = {}
         self.state_dirs = [self.workdir, *self.scratch_dirs]
@@ -139,6 +134,28 @@ class Worker:
             return during > before == os.lstat(d).st_size
         except OSError:
             return False
+
+    def capture_files(self) -> tuple[int, int]:
+        """Return two fresh, anonymous files for the candidate's stdout and stderr.
+
+        They have no name in any directory (a ``memfd``, else an ``O_TMPFILE`` file that cannot be
+        linked), so no candidate can open, pre-create, replace or symlink them: a candidate reaches only
+        its own two descriptors, and the next candidate gets new files.
+        """
+        fds = []
+        try:
+            for name in ("stdout", "stderr"):
+                try:
+                    fd = os.memfd_create("codegym-" + name, os.MFD_CLOEXEC)
+                except (AttributeError, OSError):
+                    flags = os.O_RDWR | os.O_TMPFILE | os.O_EXCL | os.O_CLOEXEC
+                    fd = os.open(self.base, flags, 0o600)
+                fds.append(fd)
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        return fds[0], fds[1]
 
     def make_workdir(self) -> None:
         os.mkdir(self.workdir, 0o700)
@@ -328,9 +345,7 @@ class Worker:
             fcntl.fcntl(vw, fcntl.F_SETPIPE_SZ, 1 << 20)
         except OSError:
             pass
-        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC
-        out_fd = os.open(self.out_path, flags, 0o600)
-        err_fd = os.open(self.err_path, flags, 0o600)
+        out_fd, err_fd = self.capture_files()
         limits = self.rlimits(lim)
         poll = self.poller.poll
         start = time.monotonic()
