@@ -247,6 +247,7 @@ class _Worker:
 
             # Directories of node/g++/rustc that candidates must reach (a sysroot under /root...).
             self.cfg["toolchain_paths"] = sandbox_paths()
+        _ensure_bytecode()
         self.inbuf = bytearray()
         self.errlog = tempfile.TemporaryFile()
         self.starts += 1
@@ -255,7 +256,8 @@ class _Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.errlog,
-            env=sandbox_environment(),
+            # Symbols resolved once in the worker, not lazily in every child (the worker unsets it).
+            env={**sandbox_environment(), "LD_BIND_NOW": "1"},
             cwd="/",
             close_fds=True,
             start_new_session=True,
@@ -426,6 +428,43 @@ def _failure(status: Outcome, message: str, n_tests: int, duration: float = 0.0)
 
 
 _uid_counter = itertools.count()
+
+
+@functools.lru_cache(maxsize=1)
+def _ensure_bytecode() -> None:
+    """Bring the sandbox modules' bytecode caches (``__pycache__``) up to date where this process may.
+
+    The worker (run with ``-B``) imports them from there: compiling them from source in every worker
+    would leave megabytes of freed parser memory behind in it, whose page tables every fork copies.
+    Only an optimization: without write access the worker compiles them itself.
+    """
+    import importlib.util
+    import py_compile
+
+    folder = os.path.dirname(ZYGOTE)
+    for name in ("zygote.py", "harness.py", "external.py"):
+        src = os.path.join(folder, name)
+        try:
+            cfile = importlib.util.cache_from_source(src)
+            st = os.stat(src)
+            try:
+                with open(cfile, "rb") as f:
+                    head = f.read(16)
+            except OSError:
+                head = b""
+            fresh = (
+                len(head) == 16
+                and head[:4] == importlib.util.MAGIC_NUMBER
+                and int.from_bytes(head[4:8], "little") == 0  # timestamp-based
+                and int.from_bytes(head[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF
+                and int.from_bytes(head[12:16], "little") == st.st_size & 0xFFFFFFFF
+            )
+            if not fresh:
+                py_compile.compile(
+                    src, cfile=cfile, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP
+                )
+        except (OSError, py_compile.PyCompileError):
+            pass
 
 
 def _sandbox_uid() -> int:

@@ -5,9 +5,9 @@ a scrubbed environment; it talks to the host over its inherited stdin/stdout wit
 (``marshal`` from the host, JSON to the host).
 
 Stage 1 (``isolate.py``) puts the process into its own namespaces (it becomes PID 1 of a new PID
-namespace, with no network and a read-only view of the filesystem) and then ``exec``s this file again
-with ``--stage2``: a fresh interpreter without ``ctypes``, which pre-imports the modules candidates
-commonly use and calls ``gc.freeze()``, so that each fork copies as little as possible.
+namespace, with no network and a read-only view of the filesystem) and then ``exec``s a fresh
+interpreter that imports this file as a module (``--stage2``): without ``ctypes``, it pre-imports the
+modules candidates commonly use and calls ``gc.freeze()``, so that each fork copies as little as possible.
 
 Per candidate it forks a child that starts a new session, drops to the sandbox uid, sets resource limits
 and runs ``harness.py``. The worker enforces every deadline from outside the child, collects the
@@ -103,10 +103,7 @@ class Worker:
             base = "/tmp"
             self.scratch_dirs = [d for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d)]
         else:
-            import tempfile
-
-            base = tempfile.mkdtemp(prefix="codegym-sandbox-")
-            os.chmod(base, 0o711)
+            base = self.make_base()
             self.scratch_dirs = []
         self.base = base
         self.workdir = os.path.join(base, "work")
@@ -119,6 +116,23 @@ class Worker:
         os.environ.update(
             HOME=self.workdir, TMPDIR=self.workdir, TMP=self.workdir, TEMP=self.workdir, PWD=self.workdir
         )
+
+    @staticmethod
+    def make_base() -> str:
+        """Create the private directory for the working directory (no ``tempfile``: see _rmtree)."""
+        tried = []
+        for parent in (os.environ.get("TMPDIR"), "/tmp", "/var/tmp"):
+            if not parent or parent in tried:
+                continue
+            tried.append(parent)
+            base = os.path.join(parent, "codegym-sandbox-" + os.urandom(8).hex())
+            try:
+                os.mkdir(base, 0o700)
+            except OSError:
+                continue
+            os.chmod(base, 0o711)
+            return base
+        raise OSError(f"no writable temporary directory among {', '.join(tried)}")
 
     @staticmethod
     def size_tracks_entries(d: str) -> bool:
@@ -174,7 +188,8 @@ class Worker:
             for p in self.cfg["sys_path"]:
                 if p not in sys.path:
                     sys.path.append(p)
-        sys.path.insert(0, HERE)
+        if HERE not in sys.path:
+            sys.path.insert(0, HERE)
         global harness
         import harness
 
@@ -792,8 +807,7 @@ class Worker:
                 pass
 
     def full_wipe(self) -> None:
-        import shutil
-
+        rmtree = _rmtree
         try:
             entries = os.listdir(self.workdir)
         except OSError:
@@ -803,13 +817,13 @@ class Worker:
                 p = os.path.join(self.workdir, e)
                 try:
                     if os.path.isdir(p) and not os.path.islink(p):
-                        shutil.rmtree(p, ignore_errors=True)
+                        rmtree(p)
                     else:
                         os.unlink(p)
                 except OSError:
                     pass
             if os.listdir(self.workdir):
-                shutil.rmtree(self.workdir, ignore_errors=True)
+                rmtree(self.workdir)
         for d in self.scratch_dirs:
             try:
                 names = os.listdir(d)
@@ -821,7 +835,7 @@ class Worker:
                     continue
                 try:
                     if os.path.isdir(p) and not os.path.islink(p):
-                        shutil.rmtree(p, ignore_errors=True)
+                        rmtree(p)
                     else:
                         os.unlink(p)
                 except OSError:
@@ -838,7 +852,7 @@ class Worker:
         except OSError:
             ok = False
         if not ok:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            rmtree(self.workdir)
             try:
                 os.unlink(self.workdir)
             except OSError:
@@ -847,8 +861,6 @@ class Worker:
 
     def remove_owned(self, dirs) -> None:
         """Without a private /tmp: delete what the sandbox uid created in the shared temp dirs."""
-        import shutil
-
         uid = self.run_uid
         for d in dirs:
             try:
@@ -860,7 +872,7 @@ class Worker:
                     if e.stat(follow_symlinks=False).st_uid != uid:
                         continue
                     if e.is_dir(follow_symlinks=False):
-                        shutil.rmtree(e.path, ignore_errors=True)
+                        _rmtree(e.path)
                     else:
                         os.unlink(e.path)
                 except OSError:
@@ -869,9 +881,18 @@ class Worker:
     def shutdown(self) -> None:
         self.kill_all(None)
         if not self.mount_ns:
-            import shutil
+            _rmtree(self.base)
 
-            shutil.rmtree(self.base, ignore_errors=True)
+
+def _rmtree(path: str) -> None:
+    """``shutil.rmtree(path, ignore_errors=True)``, importing ``shutil`` only when there is a tree to remove.
+
+    Not pre-imported: it brings ``bz2``, ``lzma`` and ``zlib`` (extension modules and memory whose page
+    tables every fork would copy), and candidates rarely leave directories behind.
+    """
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def main() -> None:
@@ -890,11 +911,19 @@ def main() -> None:
             except OSError:
                 pass
             os._exit(3)
+        # Stage 2 imports this file as a module, from the bytecode cache the host keeps up to date,
+        # instead of running it as a script: compiling it (and harness.py) from source would leave
+        # megabytes of freed parser memory in the worker, whose page tables every fork copies.
+        boot = f"import sys; sys.path.insert(0, {HERE!r}); import zygote; zygote.main()"
         os.execv(
             sys.executable,
-            [sys.executable, "-I", "-S", "-B", __file__, json.dumps(cfg), json.dumps(info), "--stage2"],
+            [sys.executable, "-I", "-S", "-B", "-c", boot, json.dumps(cfg), json.dumps(info), "--stage2"],
         )
     info = json.loads(sys.argv[2])
+    # The host sets it so that the dynamic linker resolves every symbol of the interpreter once, here,
+    # instead of in every child (lazy binding writes the GOT: one more copy-on-write fault per page).
+    # Programs that candidates start do not need it.
+    os.environ.pop("LD_BIND_NOW", None)
     host_in, host_out = os.dup(0), os.dup(1)
     try:
         worker = Worker(cfg, info, host_in, host_out)
