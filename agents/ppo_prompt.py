@@ -60,14 +60,16 @@ class Args:
     train_tasks: int | None = None  # keep only the first N tasks of the train split (quick runs)
     eval_tasks: int | None = 50  # evaluate on the first N held-out tasks (None: all)
     data_path: str | None = None  # local MBPP jsonl (else $CODEGYM_MBPP_PATH or the hub)
-    backend: str = "Salesforce/codet5p-220m-py"  # hub id, local directory, or "tiny-t5"
+    backend: str | None = (
+        None  # hub id, local directory, "codegym-small", "tiny-t5"; None: the env id's default
+    )
     embedder: str = "minilm"  # "minilm" (384-d all-MiniLM-L6-v2) or "hashing" (instant, no semantics)
     operators: tuple[str, ...] = DEFAULT_OPERATORS
     rewriter: str | None = None  # llm_rewrite model; None: the env id's default (MBPP: Llama-3.2-3B-Instruct)
     reward_mode: str = "delta"  # "delta", "promis" or "final"
     feedback: str = "tests"  # "tests" (hidden tests drive the reward, as PROMIS) or "visible"
-    max_steps: int = 10  # PROMIS MAX_STEPS
-    max_new_tokens: int = 128
+    max_steps: int | None = None  # edits per episode; None: the env id's default (MBPP 10 as PROMIS, Synth 4)
+    max_new_tokens: int | None = None  # None: the env id's default (MBPP 128, Synth 96)
     # -- PPO
     n_envs: int = 8  # environments stepped together; one batched model call per vector step
     total_timesteps: int = 20_000  # environment steps over all environments
@@ -97,7 +99,7 @@ class Args:
             "max_steps",
             "checkpoint_freq",
         ):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if (self.n_steps * self.n_envs) % self.batch_size:
             raise ValueError(
@@ -120,14 +122,14 @@ def env_kwargs(args: Args, split: str) -> dict[str, Any]:
     """Keyword arguments of :class:`~codegym.envs.prompt_optimization.PromptOptimizationEnv` for a split."""
     kwargs: dict[str, Any] = {
         "split": split,
-        "backend": args.backend,
         "embedder": args.embedder,
         "operators": tuple(args.operators),
         "reward_mode": args.reward_mode,
         "feedback": args.feedback,
-        "max_steps": args.max_steps,
-        "max_new_tokens": args.max_new_tokens,
     }
+    for name in ("backend", "max_steps", "max_new_tokens"):  # unset: the environment id's own value
+        if getattr(args, name) is not None:
+            kwargs[name] = getattr(args, name)
     if args.rewriter is not None:  # unset: the environment id's own rewriter (SynthPrompt-v0 has one)
         kwargs["rewriter"] = args.rewriter
     if args.data_path is not None:
@@ -139,9 +141,15 @@ def task_ids_of(args: Args, split: str, limit: int | None) -> list[str] | None:
     """Return the first ``limit`` task ids of a split (``None``: every task)."""
     if limit is None:
         return None
+    import gymnasium as gym
+
+    import codegym  # noqa: F401  (registers the environment ids)
     from codegym.envs.prompt_optimization import PromptOptimizationEnv
 
-    probe = PromptOptimizationEnv(**{**env_kwargs(args, split), "backend": _Unused(), "embedder": "hashing"})
+    registered = dict(gym.spec(args.env_id).kwargs)  # the id's dataset (SynthPrompt-v0: synthesis tasks)
+    probe = PromptOptimizationEnv(
+        **{**registered, **env_kwargs(args, split), "backend": _Unused(), "embedder": "hashing"}
+    )
     return [t.task_id for t in probe.tasks[:limit]]
 
 
@@ -220,7 +228,7 @@ def _callbacks(args: Args, run_dir: Path) -> list[Any]:
     return [checkpoint, PromptStats()]
 
 
-def train(args: Args, venv: Any = None):
+def train(args: Args, venv: Any = None, callbacks: Sequence[Any] = ()):
     """Train PPO; returns ``(model, run_dir)``.
 
     Writes TensorBoard logs, periodic checkpoints (``checkpoints/``), the final policy
@@ -229,6 +237,7 @@ def train(args: Args, venv: Any = None):
     Args:
         args: Run settings.
         venv: A vector environment to train on (default: :func:`make_vec_env` on ``args.train_split``).
+        callbacks: More stable-baselines3 callbacks (progress reports, early stopping...).
 
     """
     from stable_baselines3 import PPO
@@ -264,7 +273,11 @@ def train(args: Args, venv: Any = None):
         device=args.device,
         verbose=0,
     )
-    model.learn(total_timesteps=args.total_timesteps, callback=_callbacks(args, run_dir), tb_log_name="ppo")
+    model.learn(
+        total_timesteps=args.total_timesteps,
+        callback=[*_callbacks(args, run_dir), *callbacks],
+        tb_log_name="ppo",
+    )
     model.save(run_dir / "final_model")
     return model, run_dir
 

@@ -42,6 +42,7 @@ if str(ROOT) not in sys.path:  # the agents/ folder holds scripts, not an instal
 
 from agents.ppo_prompt import Args, EvalReport, evaluate, load_policy, make_vec_env, task_ids_of, train  # noqa: E402
 from codegym.envs.prompt_optimization import (  # noqa: E402
+    DEFAULT_BACKEND,
     DEFAULT_OPERATORS,
     SUBMIT,
     protected_words,
@@ -50,6 +51,7 @@ from codegym.envs.prompt_optimization import (  # noqa: E402
 )
 
 METHODS = ("direct", "random", "epic_ga", "ppo")
+_OPTIONAL_INTS = ("eval_tasks", "train_tasks", "torch_threads", "max_steps", "max_new_tokens")
 
 
 @dataclass
@@ -58,13 +60,13 @@ class CompareConfig:
 
     env_id: str = "MBPPPrompt-v0"
     data_path: str | None = None
-    backend: str = "Salesforce/codet5p-220m-py"
+    backend: str | None = None  # None: the environment id's own code model
     embedder: str = "minilm"
     operators: tuple[str, ...] = DEFAULT_OPERATORS
     rewriter: str | None = None
     feedback: str = "tests"
-    max_steps: int = 10
-    max_new_tokens: int = 128
+    max_steps: int | None = None  # None: the environment id's default
+    max_new_tokens: int | None = None
     eval_split: str = "test"
     eval_tasks: int | None = 50
     train_split: str = "train"
@@ -185,16 +187,32 @@ def run_epic_ga(
 
 
 def run_ppo(
-    cfg: CompareConfig, venv: Any, task_ids: Sequence[str], backend: Any, over: dict[str, Any]
+    cfg: CompareConfig,
+    venv: Any,
+    task_ids: Sequence[str],
+    backend: Any,
+    over: dict[str, Any],
+    log: Callable[[str], None] = print,
 ) -> EvalReport:
     """Train PPO on the train split (or load ``cfg.ppo_checkpoint``), then evaluate it."""
     if cfg.ppo_checkpoint:
         model = load_policy(cfg.ppo_checkpoint)
     else:
+        from stable_baselines3.common.callbacks import BaseCallback
+
+        class Progress(BaseCallback):
+            """Log the environment steps done after every rollout."""
+
+            def _on_step(self) -> bool:
+                return True
+
+            def _on_rollout_end(self) -> None:
+                log(f"[compare] ppo: {self.num_timesteps}/{cfg.ppo_timesteps} training steps")
+
         args = cfg.ppo_args()
         train_ids = task_ids_of(args, args.train_split, args.train_tasks)
         train_venv = make_vec_env(args, args.train_split, train_ids, backend=backend, **over)
-        model, _ = train(args, train_venv)
+        model, _ = train(args, train_venv, callbacks=[Progress()])
     return evaluate(model, venv, task_ids, deterministic=True, seed=cfg.seed)
 
 
@@ -250,6 +268,15 @@ def plot(results: Sequence[MethodResult], path: Path, title: str = "") -> None:
 # ----------------------------------------------------------------------------------------------------
 
 
+def default_backend(env_id: str) -> Any:
+    """Return the code model an environment id is registered with (``MBPPPrompt-v0``: CodeT5+ 220M)."""
+    import gymnasium as gym
+
+    import codegym  # noqa: F401  (registers the environment ids)
+
+    return gym.spec(env_id).kwargs.get("backend", DEFAULT_BACKEND)
+
+
 def compare(
     cfg: CompareConfig,
     *,
@@ -279,7 +306,9 @@ def compare(
         torch.set_num_threads(cfg.torch_threads)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    backend = resolve_backend(backend if backend is not None else cfg.backend)
+    if backend is None:
+        backend = cfg.backend if cfg.backend is not None else default_backend(cfg.env_id)
+    backend = resolve_backend(backend)
     over: dict[str, Any] = {"embedder": resolve_embedder(embedder if embedder is not None else cfg.embedder)}
     if operators is not None:
         over["operators"] = list(operators)
@@ -302,7 +331,7 @@ def compare(
         elif method == "epic_ga":
             report = run_epic_ga(venv, ids, cfg.seed, cfg.ga_population, cfg.ga_generations, ga_mutation)
         else:
-            report = run_ppo(cfg, venv, ids, backend, over)
+            report = run_ppo(cfg, venv, ids, backend, over, log)
         results.append(MethodResult(method, report, time.perf_counter() - t0))
         log(f"[compare] {method}: {report.summary()}")
 
@@ -326,8 +355,8 @@ def parse_args(argv: Sequence[str] | None = None) -> CompareConfig:
         flag = "--" + name.replace("_", "-")
         if isinstance(default, tuple):
             parser.add_argument(flag, nargs="+", default=default)
-        elif default is None or name in ("eval_tasks", "train_tasks", "torch_threads"):
-            kind = int if name in ("eval_tasks", "train_tasks", "torch_threads") else str
+        elif default is None or name in _OPTIONAL_INTS:
+            kind = int if name in _OPTIONAL_INTS else str
             parser.add_argument(
                 flag, type=lambda s, k=kind: None if s.lower() == "none" else k(s), default=default
             )

@@ -29,6 +29,8 @@ __all__ = [
     "DEFAULT_BACKEND",
     "DEFAULT_OPERATORS",
     "DEFAULT_REWRITER",
+    "CATALOGUE_REWRITER",
+    "SMALL_MODEL",
     "REWARD_MODES",
     "SUBMIT",
     "CallStats",
@@ -64,6 +66,10 @@ NUM_SCALARS = 4
 
 _FEEDBACK = ("tests", "visible")
 _TINY_BACKENDS = ("tiny-t5", "tiny-llama", "tiny-llama-instruct")
+#: Names of codegym's own generators (no hub id): the small code model it trains itself, and the
+#: phrasing-catalogue rewriter of ``SynthPrompt-v0`` (see :mod:`codegym.models.benchmark`).
+SMALL_MODEL = "codegym-small"
+CATALOGUE_REWRITER = "phrasing-catalogue"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -75,10 +81,13 @@ def resolve_backend(spec: Any, *, role: str = "backend") -> Any:
     """Return a :class:`~codegym.backends.CodeGenerator` for a spec.
 
     Args:
-        spec: A ``CodeGenerator`` (returned as it is); ``"tiny-t5"``, ``"tiny-llama"`` or
-            ``"tiny-llama-instruct"`` (the random-weight models of :mod:`codegym.backends.tiny`, for tests
-            and demos); or a Hugging Face hub id / local model directory for
-            :func:`codegym.backends.load_generator`.
+        spec: A ``CodeGenerator`` (returned as it is); ``"codegym-small"`` (the small code model codegym
+            trains itself, :class:`~codegym.models.small.SmallModelGenerator`: built on first use, then
+            loaded from the cache); ``"phrasing-catalogue"`` (``SynthPrompt-v0``'s rewriter,
+            :class:`~codegym.models.benchmark.PhrasingCatalogueRewriter`); ``"tiny-t5"``,
+            ``"tiny-llama"`` or ``"tiny-llama-instruct"`` (the random-weight models of
+            :mod:`codegym.backends.tiny`, for tests and demos); or a Hugging Face hub id / local model
+            directory for :func:`codegym.backends.load_generator`.
         role: The argument's name, used in error messages.
 
     Raises:
@@ -95,6 +104,14 @@ def resolve_backend(spec: Any, *, role: str = "backend") -> Any:
             f"got {type(spec).__name__}"
         )
     text = os.fspath(spec)
+    if text == SMALL_MODEL:
+        from codegym.models.small import SmallModelGenerator
+
+        return SmallModelGenerator()
+    if text == CATALOGUE_REWRITER:
+        from codegym.models.benchmark import PhrasingCatalogueRewriter
+
+        return PhrasingCatalogueRewriter()
     from codegym.backends import load_generator
 
     if text in _TINY_BACKENDS:
@@ -114,8 +131,8 @@ def resolve_backend(spec: Any, *, role: str = "backend") -> Any:
         raise ModelLoadError(
             f"{role}={text!r} could not be loaded ({exc}). Without network access, download the model "
             f"elsewhere and pass its directory ({role}='/path/to/model'), pass a loaded generator "
-            f"({role}=codegym.backends.load_generator('/path/to/model')), or use {role}='tiny-t5' for a "
-            "random-weight test model."
+            f"({role}=codegym.backends.load_generator('/path/to/model')), use {role}='{SMALL_MODEL}' for the "
+            f"small model codegym trains itself, or {role}='tiny-t5' for a random-weight test model."
         ) from exc
 
 

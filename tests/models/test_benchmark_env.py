@@ -151,3 +151,12 @@ def test_catalogue_finds_edited_descriptions_and_leaves_unknown_text_alone() -> 
     assert out[0] in task.metadata["phrasings"].values() and out[0] != task.prompt
     with pytest.raises(ValueError, match="phrasings"):
         catalogue.add([task.__class__("x/1", "p", "f", ("assert f() == 1",))])
+
+
+def test_backend_names_resolve_to_the_small_model_and_the_catalogue_rewriter() -> None:
+    """Scripts that take a backend name (``--backend``, ``--rewriter``) can name codegym's own generators."""
+    from codegym.envs.prompt_optimization import CATALOGUE_REWRITER, SMALL_MODEL, resolve_backend
+
+    small = resolve_backend(SMALL_MODEL)  # constructing it is free: nothing trains or loads yet
+    assert isinstance(small, SmallModelGenerator) and small.recipe == DEFAULT_RECIPE
+    assert isinstance(resolve_backend(CATALOGUE_REWRITER, role="rewriter"), PhrasingCatalogueRewriter)
