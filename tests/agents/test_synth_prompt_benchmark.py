@@ -5,30 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from codegym.models.small import SmallModelRecipe
-
-#: The small model's recipe shrunk to seconds (the pipeline is real, the numbers are not).
-TINY_RECIPE = SmallModelRecipe(
-    name="bench-test-small",
-    num_tasks=40,
-    vocab_size=400,
-    d_model=32,
-    num_heads=2,
-    d_ff=64,
-    num_layers=1,
-    batch_size=8,
-    max_steps=6,
-    warmup_steps=1,
-    max_new_tokens=24,
-)
+from _shared import TINY_SMALL_RECIPE
 
 
 def test_benchmark_end_to_end_in_worker_processes(tmp_path):
     from codegym.models.small import small_model_path
     from examples.synth_prompt_benchmark import BenchmarkConfig, run_benchmark
 
-    model = small_model_path(TINY_RECIPE, cache_dir=tmp_path / "models", progress=False)
+    model = small_model_path(TINY_SMALL_RECIPE, cache_dir=tmp_path / "models", progress=False)
     cfg = BenchmarkConfig(
         model=str(model),  # a local directory, loaded by each worker like a hub checkpoint
         embedder="hashing",

@@ -11,6 +11,7 @@ import os
 import time
 
 import pytest
+from _shared import toolchain_param
 
 from codegym.execution import ExecutionRequest, Limits, Outcome, SandboxExecutor, toolchains
 from codegym.execution.languages import available_languages, get_language, known_languages
@@ -22,16 +23,8 @@ LANGS = ("javascript", "cpp", "rust")
 COMPILED = ("cpp", "rust")
 
 
-def _param(lang: str):
-    try:
-        find_toolchain(lang)
-        return pytest.param(lang, id=lang)
-    except ToolchainMissing as exc:
-        return pytest.param(lang, id=lang, marks=pytest.mark.skip(reason=str(exc)))
-
-
-ALL = [_param(lang) for lang in LANGS]
-COMPILED_PARAMS = [_param(lang) for lang in COMPILED]
+ALL = [toolchain_param(lang) for lang in LANGS]
+COMPILED_PARAMS = [toolchain_param(lang) for lang in COMPILED]
 
 # ---------------------------------------------------------------------------------------------------
 # Programs: per language, the same behaviours.

@@ -9,12 +9,12 @@ hit the engine's build cache. A language whose toolchain is missing is skipped w
 from __future__ import annotations
 
 import json
-import random
 import textwrap
 from dataclasses import replace
 
 import gymnasium as gym
 import pytest
+from _shared import every_output_variant, toolchain_param
 
 import codegym  # noqa: F401  (registers the environments)
 from codegym.execution import toolchains
@@ -36,29 +36,7 @@ END = "<<END>>"
 SEED = 5
 
 
-def _param(lang: str):
-    try:
-        find_toolchain(lang)
-        return pytest.param(lang, id=lang)
-    except ToolchainMissing as exc:
-        return pytest.param(lang, id=lang, marks=pytest.mark.skip(reason=str(exc)))
-
-
-LANGS = [_param(lang) for lang in COMPILED]
-
-
-def _every_variant() -> list[Program]:
-    """Programs of every family and level: two seeds, plus the first program of every variant."""
-    programs = []
-    for family in OUTPUT_FAMILIES:
-        for level in family.difficulties:
-            topics: set[str] = set()
-            for seed in range(200):
-                program = family.draw(random.Random(seed), level)
-                if seed < 2 or program.topic not in topics:
-                    programs.append(program)
-                    topics.add(program.topic)
-    return programs
+LANGS = [toolchain_param(lang) for lang in COMPILED]
 
 
 def _one_program(programs: list[Program], lang: str) -> str:
@@ -92,7 +70,7 @@ def _one_program(programs: list[Program], lang: str) -> str:
 
 
 def test_every_family_and_level_has_both_languages():
-    programs = _every_variant()
+    programs = every_output_variant(2)
     assert {(p.family, p.difficulty) for p in programs} == {
         (f.name, d) for f in OUTPUT_FAMILIES for d in f.difficulties
     }
@@ -110,7 +88,7 @@ def test_every_family_and_level_has_both_languages():
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_variant_prints_its_expected_output_in_the_sandbox(executor, lang):
-    programs = _every_variant()
+    programs = every_output_variant(2)
     (result,) = run_programs([_one_program(programs, lang)], lang, executor=executor, timeout_s=30.0)
     assert result.status.value == "passed", (result.message, result.stderr[-3000:])
     outputs = result.stdout.split(END + "\n")

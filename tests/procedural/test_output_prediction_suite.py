@@ -1,21 +1,20 @@
 from __future__ import annotations
 
-import random
 import shutil
 import subprocess
 from dataclasses import replace
 
 import pytest
+from _shared import every_output_variant
 
 from codegym.tasks.procedural import (
-    OUTPUT_FAMILIES,
     OutputPredictionConfig,
     format_question,
     generate_output_prediction,
     output_prediction_program,
     verify_items,
 )
-from codegym.tasks.procedural.programs import Program, expected_stdout
+from codegym.tasks.procedural.programs import expected_stdout
 
 
 def _cfg(**kwargs) -> OutputPredictionConfig:
@@ -89,29 +88,15 @@ def test_validate_rejects(kwargs, match):
         _cfg(**kwargs).validate()
 
 
-def _every_variant() -> list[Program]:
-    """Programs of every family and level: three seeds, plus the first program of every variant."""
-    programs = []
-    for family in OUTPUT_FAMILIES:
-        for level in family.difficulties:
-            topics: set[str] = set()
-            for seed in range(200):
-                program = family.draw(random.Random(seed), level)
-                if seed < 3 or program.topic not in topics:
-                    programs.append(program)
-                    topics.add(program.topic)
-    return programs
-
-
 def test_every_variant_is_covered():
-    topics = {(p.family, p.topic) for p in _every_variant()}
+    topics = {(p.family, p.topic) for p in every_output_variant(3)}
     assert len(topics) >= 40, sorted(topics)
 
 
 def test_expected_outputs_match_the_sandbox(executor):
     from codegym.tasks.procedural import run_programs
 
-    programs = _every_variant()
+    programs = every_output_variant(3)
     results = run_programs([p.source("python") for p in programs], "python", executor=executor)
     for program, result in zip(programs, results, strict=True):
         assert result.stdout == expected_stdout(program.outputs, "python"), (program.source("python"), result)
@@ -133,7 +118,7 @@ def test_verification_catches_a_wrong_expected_output(executor):
 def test_javascript_renderings_print_the_expected_output(tmp_path):
     # These programs are the generator's own (trusted) output: one plain node process checks every
     # JavaScript template at once, much faster than a sandboxed run each (verify_items does that).
-    programs = _every_variant()
+    programs = every_output_variant(3)
     script = tmp_path / "all.js"
     # One node process: each program runs in its own function scope, separated by a marker line.
     parts = []

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import gymnasium as gym
 import pytest
+from _shared import toolchain_param
 
 import codegym  # noqa: F401  (registers the environments)
 from codegym.execution import ExecutionRequest, Limits, SandboxExecutor
-from codegym.execution.toolchains import ToolchainMissing, find_toolchain
 from codegym.tasks.base import Task
 from codegym.tasks.procedural import load_synthesis_tasks
 from codegym.tasks.procedural.translate import TRANSLATABLE, tasks_in_language, translate_task
-
-
-def _param(lang: str):
-    try:
-        find_toolchain(lang)
-        return pytest.param(lang, id=lang)
-    except ToolchainMissing as exc:
-        return pytest.param(lang, id=lang, marks=pytest.mark.skip(reason=str(exc)))
-
 
 #: Correct solutions of five families that together use every argument and return type.
 SOLUTIONS = {
@@ -86,7 +77,7 @@ def test_rendered_literals() -> None:
     assert "HashMap::<String, i64>::from([(String::from(" in translate_task(task, "rust").tests[0]
 
 
-@pytest.mark.parametrize("lang", [_param(lang) for lang in TRANSLATABLE])
+@pytest.mark.parametrize("lang", [toolchain_param(lang) for lang in TRANSLATABLE])
 def test_translated_tests_pass_correct_solutions(tasks: list[Task], lang: str, tmp_path) -> None:
     """One program holding a correct solution of five families must pass all their translated tests."""
     chosen = {}
@@ -127,7 +118,7 @@ def test_humaneval_style_refuses_other_languages(tasks: list[Task]) -> None:
     assert "JavaScript function" in text and "```javascript" in text
 
 
-@pytest.mark.parametrize("lang", [_param("javascript")])
+@pytest.mark.parametrize("lang", [toolchain_param("javascript")])
 def test_env_language_argument(lang: str) -> None:
     env = gym.make("SynthCodeGen-v0", language=lang)
     obs, _ = env.reset(seed=0)
