@@ -324,7 +324,9 @@ class _Worker:
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
-            chunk = os.read(fd, 1 << 20)
+            # 64 KiB, not more: a larger read buffer is mmap()ed, mremap()ed and munmap()ed by malloc on
+            # every answer (answers are a few hundred bytes; larger ones take a few reads).
+            chunk = os.read(fd, 1 << 16)
             if not chunk:
                 code = self.proc.poll() if self.proc else None
                 raise WorkerDied(f"the sandbox worker died (exit status {code})")
@@ -734,11 +736,13 @@ class SandboxExecutor:
 
     def _key(self, req: ExecutionRequest) -> str:
         limits = req.limits or self.limits
-        blob = json.dumps(
-            [req.language, req.setup, req.code, list(req.tests), req.entry_point, _limits_dict(limits)],
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+        h = hashlib.sha256(repr(_limits_items(limits)).encode())
+        # Every field length-prefixed (so no two requests share a key), no JSON: this runs per request.
+        for part in (req.language, req.setup, req.code, req.entry_point, *req.tests):
+            data = part.encode("utf-8", "surrogatepass")
+            h.update(len(data).to_bytes(8, "little"))
+            h.update(data)
+        return h.hexdigest()
 
     def _cache_get(self, key: str) -> ExecutionResult | None:
         if not self.cache_size:

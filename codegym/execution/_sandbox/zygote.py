@@ -30,6 +30,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 external = None  # other languages (compile step, exec'd harness programs): imported on first use
 _LEN = struct.Struct(">I")
+# Result codes of the harness's END frames.
+_OUTCOMES = {"P": "passed", "F": "failed", "E": "error", "M": "memory", "X": "syntax_error", "I": "infra"}
 
 # --------------------------------------------------------------------------------------------------
 # Talking to the host.
@@ -377,9 +379,11 @@ class Worker:
             self.poller.register(pidfd, 1)  # POLLIN
             poll(min(timeout, total) * 1000.0)
         os.close(vw)
+        killed = False
         try:
             sup = self.supervise(pid, start, timeout, total, n, nonce, vr, pidfd)
             self.kill_all(None)
+            killed = True
             cap = int(lim["output_bytes"])
             outs = []
             for fd in (out_fd, err_fd):
@@ -397,7 +401,7 @@ class Worker:
                     os.close(fd)
                 except OSError:
                     pass
-            self.cleanup(pid)
+            self.cleanup(pid, killed)
 
     def load_tests(self, blobs: list) -> list:
         """Unmarshal the tests' code, reusing what earlier requests sent (the same tests recur)."""
@@ -623,7 +627,7 @@ class Worker:
         results, done, protocol_error = sup["results"], sup["done"], sup["error"]
         timed_out, status, cpu_used = sup["timed_out"], sup["status"], sup["cpu"]
 
-        codes = {"P": "passed", "F": "failed", "E": "error", "M": "memory", "X": "syntax_error", "I": "infra"}
+        codes = _OUTCOMES
         death = ""
         death_outcome = "crashed"
         if protocol_error:
@@ -766,9 +770,13 @@ class Worker:
             if wpid == 0:
                 return
 
-    def cleanup(self, pid) -> None:
-        """After each candidate: no process left, temporary directories empty."""
-        self.kill_all(None)
+    def cleanup(self, pid, killed: bool = False) -> None:
+        """After each candidate: no process left, temporary directories empty.
+
+        ``killed``: everything was already sent SIGKILL (it only remains to reap it).
+        """
+        if not killed:
+            self.kill_all(None)
         self.reap(block=self.pid_ns)
         self.wipe()
 
