@@ -214,12 +214,14 @@ class _Worker:
         tmpfs_mb: int,
         helper_names: tuple[str, ...],
         hide_paths: list[str],
+        cpu: int | None = None,
     ) -> None:
         self.index = index
         self.cfg = {
             "isolation": isolation,
             "uid": uid,
             "worker": index,
+            "cpu": cpu,
             "preload": list(PRELOAD),
             "preload_restricted": list(PRELOAD_RESTRICTED),
             "tmpfs_mb": tmpfs_mb,
@@ -474,11 +476,16 @@ def _sandbox_uid() -> int:
     return 1_900_000 + (os.getpid() % 20_000) * 1000 + next(_uid_counter) % 1000
 
 
-def _default_workers() -> int:
+def _usable_cpus() -> list[int]:
+    """Return the CPUs this process may run on (empty where the OS cannot say)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        return sorted(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        return []
+
+
+def _default_workers() -> int:
+    return max(1, len(_usable_cpus()) or os.cpu_count() or 1)
 
 
 def _kill_workers(workers: list[_Worker]) -> None:
@@ -503,6 +510,12 @@ class SandboxExecutor:
             only), typically answer keys; ``None`` means :func:`default_hidden_paths`.
         build_cache: Directory of the cache of compiled programs (C++, Rust); ``None`` means
             :func:`codegym.execution.toolchains.default_build_cache_dir`.
+        pin_workers: Whether to pin each worker (and the candidates it forks) to one CPU, round-robin
+            over the CPUs this process may use: a candidate then runs on the CPU whose caches hold the
+            memory it shares with its worker, and no worker migrates. ``None`` (default) pins when
+            there is one worker per usable CPU (the default ``workers``), where pinning leaves no CPU
+            idle; with fewer workers than CPUs, pinning could crowd several executors onto the same
+            CPUs.
 
     Example:
         >>> from codegym.execution import SandboxExecutor
@@ -521,9 +534,12 @@ class SandboxExecutor:
         isolation: str = "auto",
         hide_paths: Sequence[str] | None = None,
         build_cache: str | os.PathLike | None = None,
+        pin_workers: bool | None = None,
     ) -> None:
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise ValueError(f"workers must be a positive int or None, got {workers!r}")
+        if pin_workers is not None and not isinstance(pin_workers, bool):
+            raise TypeError(f"pin_workers must be True, False or None, got {pin_workers!r}")
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a codegym.execution.Limits, got {type(limits).__name__}")
         limits.validate()
@@ -550,6 +566,11 @@ class SandboxExecutor:
             f"__codegym_b{tag}_",
         )
         _drop_uid = os.geteuid() == 0 and os.environ.get("CODEGYM_SANDBOX_FORCE_USERNS") != "1"
+        cpus = _usable_cpus()
+        if pin_workers is None:
+            pin_workers = len(cpus) == self.num_workers
+        #: The CPU each worker is pinned to (empty: not pinned).
+        self.pinned_cpus = [cpus[i % len(cpus)] for i in range(self.num_workers)] if pin_workers else []
         self._workers = [
             _Worker(
                 i,
@@ -558,6 +579,7 @@ class SandboxExecutor:
                 tmpfs_mb,
                 self._helper_names,
                 hidden,
+                self.pinned_cpus[i] if self.pinned_cpus else None,
             )
             for i in range(self.num_workers)
         ]

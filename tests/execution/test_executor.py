@@ -287,6 +287,30 @@ def test_executor_argument_validation() -> None:
         SandboxExecutor(workers=0)
     with pytest.raises(ValueError, match="cache_size"):
         SandboxExecutor(cache_size=-1)
+    with pytest.raises(TypeError, match="pin_workers"):
+        SandboxExecutor(pin_workers="yes")  # type: ignore[arg-type]
+
+
+_AFFINITY = "import os\ncpus = sorted(os.sched_getaffinity(0))\ndef f():\n    return cpus"
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity on this OS")
+def test_pinned_workers_run_candidates_on_one_cpu() -> None:
+    usable = sorted(os.sched_getaffinity(0))
+    with SandboxExecutor(workers=2, cache_size=0, pin_workers=True) as ex2:
+        assert ex2.pinned_cpus == [usable[0], usable[1 % len(usable)]]
+        reqs = [ExecutionRequest(f"{_AFFINITY}\n# {i}", ["assert len(f()) == 1"]) for i in range(4)]
+        results = ex2.run_batch(reqs)
+        assert all(r.passed for r in results), results
+    with SandboxExecutor(workers=1, cache_size=0, pin_workers=False) as ex1:
+        assert ex1.pinned_cpus == []
+        assert ex1.run(_AFFINITY, [f"assert f() == {usable}"]).passed
+    # Auto: pinned only with one worker per usable CPU.
+    with SandboxExecutor(workers=len(usable), cache_size=0) as auto:
+        assert auto.pinned_cpus == usable
+    if len(usable) > 1:
+        with SandboxExecutor(workers=1, cache_size=0) as auto1:
+            assert auto1.pinned_cpus == []
 
 
 def test_isolation_is_reported(ex: SandboxExecutor) -> None:

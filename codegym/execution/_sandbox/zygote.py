@@ -906,6 +906,12 @@ def _rmtree(path: str) -> None:
 def main() -> None:
     cfg = json.loads(sys.argv[1])
     if "--stage2" not in sys.argv:
+        if cfg.get("cpu") is not None:
+            # One CPU for this worker and every process it forks (the host chose it; see pin_workers).
+            try:
+                os.sched_setaffinity(0, {int(cfg["cpu"])})
+            except (AttributeError, OSError, ValueError):
+                pass  # an optimization only: the CPU may have gone offline
         # Stage 1: isolate, then exec a fresh interpreter (without ctypes) for the worker itself.
         sys.path.extend(p for p in cfg.get("sys_path", ()) if p not in sys.path)
         sys.path.insert(0, HERE)
