@@ -386,12 +386,14 @@ def parse_args(argv: Sequence[str] | None = None) -> BenchmarkConfig:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry point."""
+    from codegym.backends.errors import ModelLoadError
+
     cfg = parse_args(argv)
     try:
         cfg.validate()
-    except ValueError as exc:
+        return run_benchmark(cfg)
+    except (ValueError, FileNotFoundError, ModelLoadError) as exc:  # a bad option, a model not here
         raise SystemExit(f"synth_prompt_benchmark: {exc}") from None
-    return run_benchmark(cfg)
 
 
 if __name__ == "__main__":

@@ -100,3 +100,15 @@ def test_agent_scripts_use_the_id_s_own_tasks_model_and_steps() -> None:
     assert not {"backend", "max_steps", "max_new_tokens", "rewriter"} & kwargs.keys()
     assert isinstance(default_backend("SynthPrompt-v0"), SmallModelGenerator)
     assert default_backend("MBPPPrompt-v0") == "Salesforce/codet5p-220m-py"
+
+
+def test_a_model_that_is_not_here_exits_with_a_message_naming_it(tmp_path, monkeypatch):
+    from examples.synth_prompt_benchmark import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no waiting on a hub that cannot be reached
+    missing = str(tmp_path / "no-such-model")
+    argv = ["--model", missing, "--seeds", "0", "--jobs", "1", "--embedder", "hashing"]
+    with pytest.raises(SystemExit, match="no-such-model"):
+        main([*argv, "--eval-tasks", "2", "--out-dir", str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match="seeds must be distinct"):
+        main(["--seeds", "1", "1"])
