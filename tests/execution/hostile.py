@@ -282,6 +282,17 @@ def programs(tmp_marker: str) -> list[Hostile]:
             tests=("assert f(1) == 2", "assert f(1) == 2"),
         ),
         Hostile(
+            "patch_harness_module",
+            # The live harness compares through its module's globals: it must not be reachable by import.
+            "import sys\nfor m in list(sys.modules.values()):\n    d = getattr(m, '__dict__', None)\n"
+            "    if isinstance(d, dict) and '_eq' in d and 'normalize' in d:\n"
+            "        d['_eq'] = lambda a, b: True\n        d['normalize'] = lambda x, *a: x\n"
+            "try:\n    import harness\n    harness._eq = lambda a, b: True\n"
+            "    harness.normalize = lambda x, *a: x\nexcept ImportError:\n    pass\n"
+            "class Eq:\n    def __eq__(self, other): return True\ndef f(x): return Eq()",
+            tests=("assert f(1) == 2", "assert [f(1)] == [2]"),
+        ),
+        Hostile(
             "settrace_skip_asserts",
             "import sys\ndef tracer(frame, event, arg):\n"
             "    return tracer\nsys.settrace(tracer)\ndef f(x): return None",

@@ -196,6 +196,9 @@ class Worker:
         import harness
 
         sys.path.remove(HERE)
+        # Not importable by candidates: ``import harness; harness._eq = ...`` would change how the live
+        # harness compares (the worker and the harness keep their own references to the module).
+        sys.modules.pop("harness", None)
         self.preloaded = {}
         names = list(self.cfg.get("preload", []))
         if self.restricted_imports:
@@ -338,6 +341,7 @@ class Worker:
                 import external as module
             finally:
                 sys.path.remove(HERE)
+                sys.modules.pop("external", None)
             external = module
         return external
 
@@ -934,6 +938,7 @@ def main() -> None:
             [sys.executable, "-I", "-S", "-B", "-c", boot, json.dumps(cfg), json.dumps(info), "--stage2"],
         )
     info = json.loads(sys.argv[2])
+    sys.modules.pop("zygote", None)  # see Worker.preload: nothing of the sandbox is importable
     # The host sets it so that the dynamic linker resolves every symbol of the interpreter once, here,
     # instead of in every child (lazy binding writes the GOT: one more copy-on-write fault per page).
     # Programs that candidates start do not need it.
