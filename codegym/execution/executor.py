@@ -231,6 +231,8 @@ class _Worker:
             "home": os.path.expanduser("~"),
             # Testing aid: exercise the user-namespace path (what non-root users get) as root.
             "force_user_ns": os.environ.get("CODEGYM_SANDBOX_FORCE_USERNS") == "1",
+            # Testing and benchmarking aid: "0" makes the worker fork candidates itself (see zygote.py).
+            "forker": os.environ.get("CODEGYM_SANDBOX_FORKER", "1") != "0",
         }
         self.proc: subprocess.Popen | None = None
         self.errlog = None

@@ -420,3 +420,64 @@ def test_concurrent_callers_share_the_pool(ex: SandboxExecutor) -> None:
     for t in threads:
         t.join(60)
     assert out == {i: True for i in range(6)}
+
+
+# -- the forker (namespace isolation): shared captures and verdict pipe, compiled candidates ---------------
+
+POISON_FILES = (
+    "import fcntl, os\n"
+    "for fd in (1, 2, 3):\n"
+    "    fl = fcntl.fcntl(fd, fcntl.F_GETFL)\n"
+    "    fcntl.fcntl(fd, fcntl.F_SETFL, fl | os.O_NONBLOCK | os.O_APPEND)\n"
+    "try:\n"
+    "    fcntl.fcntl(3, 1031, 4096)  # F_SETPIPE_SZ: shrink the verdict pipe\n"
+    "except OSError:\n"
+    "    pass\n"
+    "print('secret-of-the-first-candidate')\n"
+    "if os.fork() == 0:  # a grandchild that would write into the next candidate's capture\n"
+    "    import time\n"
+    "    time.sleep(0.3)\n"
+    "    print('late', flush=True)\n"
+    "    os._exit(0)\n"
+    "def f(x):\n    return x\n"
+)
+
+
+def test_next_candidate_gets_clean_captures_and_verdict_pipe() -> None:
+    """What one candidate does to its (shared) stdout, stderr and verdict pipe does not reach the next."""
+    with SandboxExecutor(workers=1, limits=Limits(timeout_s=5.0), cache_size=0) as ex:
+        first = ex.run(POISON_FILES, ["assert f(1) == 1"])
+        assert first.status is Outcome.PASSED, first
+        assert "secret-of-the-first-candidate" in first.stdout
+        # Many tests, each with a long message: far more verdict data than a 4 KiB pipe holds while the
+        # worker sleeps until the candidate exits.
+        tests = [f"assert f({i}) == -1, {'x' * 2000!r}" for i in range(300)]
+        second = ex.run("import time\ntime.sleep(0.5)\ndef f(x):\n    return x\n", tests)
+        assert second.status is Outcome.FAILED, second.message
+        assert [t.outcome for t in second.tests] == [Outcome.FAILED] * 300
+        assert second.stdout == "" and second.stderr == ""
+        third = ex.run("print('third')\ndef f(x):\n    return x\n", ["assert f(2) == 2"])
+        assert third.passed and third.stdout == "third\n"
+
+
+def test_compile_warnings_and_errors_reach_the_candidate() -> None:
+    """Candidates the worker cannot compile cleanly are compiled by the child, as before."""
+    with SandboxExecutor(workers=1, cache_size=0) as ex:
+        warned = ex.run("x = 1\ny = x is 1\ndef f():\n    return y\n", ["assert f() is True"])
+        assert warned.passed and "SyntaxWarning" in warned.stderr
+        bad = ex.run("def f(:\n    pass\n", ["assert f()"])
+        assert bad.status is Outcome.SYNTAX_ERROR and "line 1" in bad.message
+        nul = ex.run("def f():\n    return 1\x00\n", ["assert f() == 1"])
+        assert nul.status is Outcome.SYNTAX_ERROR
+
+
+def test_worker_forking_candidates_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CODEGYM_SANDBOX_FORKER=0: the worker forks each candidate (the path without a PID namespace)."""
+    monkeypatch.setenv("CODEGYM_SANDBOX_FORKER", "0")
+    with SandboxExecutor(workers=1, limits=Limits(timeout_s=1.0), cache_size=0) as ex:
+        ok = ex.run(ADD, ["assert add(1, 2) == 3"])
+        slow = ex.run("def f():\n    while True:\n        pass\n", ["assert f()"])
+        after = ex.run(ADD, ["assert add(2, 2) == 5"])
+    assert ok.passed
+    assert slow.status is Outcome.TIMEOUT
+    assert after.status is Outcome.FAILED

@@ -390,7 +390,7 @@ def run_candidate(
     nonce: bytes,
     fd: int,
     setup_code,
-    code: str,
+    code,
     tests: list,
     preloaded: dict,
     test_reads: frozenset,
@@ -546,7 +546,8 @@ def run_candidate(
     # Phase 2: the candidate.
     send(K_BEGIN, PHASE_CODE)
     try:
-        compiled = compile_(code, "<candidate>", "exec", dont_inherit=True)
+        # A code object when the worker compiled the candidate already (see zygote.precompile).
+        compiled = compile_(code, "<candidate>", "exec", dont_inherit=True) if _type(code) is _str else code
     except SyntaxError_ as e:
         where = f"line {e.lineno}: " if e.lineno else ""
         send(K_END, PHASE_CODE, R_SYNTAX, _type(e).__name__, f"{where}{e.msg}")

@@ -22,6 +22,7 @@ import json
 import marshal
 import os
 import resource
+import select
 import signal
 import struct
 import sys
@@ -30,6 +31,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 external = None  # other languages (compile step, exec'd harness programs): imported on first use
 _LEN = struct.Struct(">I")
+# The forker's answer per candidate: its pid, its wait status, the CPU seconds it used.
+_ANSWER = struct.Struct("<iid")
+# Candidates up to this size are compiled by the worker, which never forks for them (see precompile).
+_PRECOMPILE_MAX = 1 << 18
+_WARN_ERROR = ("error", None, Warning, None, 0)
 # Result codes of the harness's END frames.
 _OUTCOMES = {"P": "passed", "F": "failed", "E": "error", "M": "memory", "X": "syntax_error", "I": "infra"}
 
@@ -76,6 +82,80 @@ def send(fd: int, obj) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# The forker: the process that forks Python candidates.
+
+
+class Forker:
+    """The worker's end of the forker process (see :meth:`Worker.run_forked`)."""
+
+    LOST = object()  # what answer() returns when the forker is gone
+
+    def __init__(
+        self, pid: int, req_w: int, ans_r: int, statm: int, vr: int, out_fd: int, err_fd: int
+    ) -> None:
+        self.pid = pid
+        self.req_w = req_w  # requests to the forker
+        self.ans_r = ans_r  # its answers (non-blocking)
+        self.statm = statm  # its /proc/PID/statm: the child's address space starts at its size
+        self.vr = vr  # the verdict pipe's read end (the forker holds the write end)
+        self.out_fd = out_fd  # the candidates' stdout and stderr captures, emptied after each one
+        self.err_fd = err_fd
+        self.buf = b""
+
+    def send(self, job) -> None:
+        data = marshal.dumps(job)
+        data = _LEN.pack(len(data)) + data
+        while data:
+            n = os.write(self.req_w, data)
+            data = data[n:]
+
+    def answer(self, wait_s: float = 0.0):
+        """Return (wait status, CPU seconds) of the finished candidate, None if it runs, or LOST."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                chunk = os.read(self.ans_r, _ANSWER.size - len(self.buf))
+            except BlockingIOError:
+                chunk = None
+            except OSError:
+                return Forker.LOST
+            if chunk == b"":
+                return Forker.LOST
+            if chunk:
+                self.buf += chunk
+                if len(self.buf) == _ANSWER.size:
+                    _pid, status, cpu = _ANSWER.unpack(self.buf)
+                    self.buf = b""
+                    return status, cpu
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            select.select([self.ans_r], [], [], left)
+
+    def kill_candidate(self) -> None:
+        """Kill the running candidate (the forker's child); the forker then kills everything else."""
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                kids = [int(p) for p in f.read().split()]
+        except OSError:
+            kids = []
+        for kid in kids:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(kid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        for fd in (self.req_w, self.ans_r, self.statm, self.vr, self.out_fd, self.err_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+# --------------------------------------------------------------------------------------------------
 # The worker.
 
 
@@ -95,6 +175,10 @@ class Worker:
         self.restricted_imports = bool(info.get("restricted_imports"))
         self.helper_names = tuple(cfg["helper_names"])
         self.cpu_limit_hint = float("inf")
+        # In a PID namespace Python candidates are forked by a separate process (see run_forked).
+        self.use_forker = bool(cfg.get("forker", True)) and self.pid_ns
+        self.forker: Forker | None = None
+        self.child_fd_top = 0
         self.setup_workdir()
         self.preload()
 
@@ -237,6 +321,10 @@ class Worker:
         # Inherited by every child: a write beyond RLIMIT_FSIZE fails with EFBIG instead of killing it.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         self.rlimit = resource.setrlimit
+        import _warnings
+
+        self.warn_filters = _warnings.filters
+        self.warn_mutated = _warnings._filters_mutated
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         gc.collect()
         gc.freeze()
@@ -350,6 +438,8 @@ class Worker:
     def run(self, req: dict) -> dict:
         if req.get("language", "python") != "python":
             return self.external().run(self, req)
+        if self.use_forker:
+            return self.run_forked(req)
         lim = req["limits"]
         timeout = float(lim["timeout_s"])
         tests = self.load_tests(req["tests"])
@@ -407,6 +497,238 @@ class Worker:
                     pass
             self.cleanup(pid, killed)
 
+    # -- Python candidates through the forker ----------------------------------------------------------
+    #
+    # After every fork each page either process writes first faults (and is copied while the other
+    # still shares it); refcount updates are writes. A worker that forks each candidate itself pays
+    # that for everything it does per candidate: reading the request, supervising, collecting and
+    # sending the verdicts, cleaning up. So in a PID namespace the worker starts a forker (a fork of
+    # itself, with the same pre-imported modules), which only reads a job, forks the candidate, waits
+    # for it, kills whatever it left running (``kill(-1)`` reaches every process of the namespace but
+    # the worker, PID 1, and the forker) and answers with the exit status; the worker, which no longer
+    # forks, does the rest without faults and compiles the candidate too (compiling in the child was
+    # one of its largest costs). The verdict pipe and the output captures are created once, shared
+    # with the forker and emptied after each candidate, when no process but the two is left.
+
+    def start_forker(self) -> Forker:
+        """Fork the forker process; return the worker's end of it."""
+        vr, vw = os.pipe()
+        os.set_blocking(vr, False)
+        try:
+            fcntl.fcntl(vw, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
+        out_fd, err_fd = self.capture_files()
+        req_r, req_w = os.pipe()
+        ans_r, ans_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forker
+            try:
+                for fd in (vr, req_w, ans_r, self.host_in, self.host_out):
+                    os.close(fd)
+                self.forker_main(req_r, ans_w, vw, out_fd, err_fd)
+            except BaseException:  # noqa: BLE001
+                pass
+            os._exit(0)
+        for fd in (req_r, ans_w, vw):
+            os.close(fd)
+        os.set_blocking(ans_r, False)
+        statm = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
+        self.forker = Forker(pid, req_w, ans_r, statm, vr, out_fd, err_fd)
+        self.pipe_size = fcntl.fcntl(vr, fcntl.F_GETPIPE_SZ)
+        return self.forker
+
+    def forker_main(  # pragma: no cover - runs in the forker
+        self, req_r: int, ans_w: int, vw: int, out_w: int, err_w: int
+    ) -> None:
+        """Run the forker: job in, candidate forked and waited for, everything else killed, answer out."""
+        self.child_fd_top = max(req_r, ans_w, vw, out_w, err_w)
+        pack = _ANSWER.pack
+        load_tests = self.load_tests
+        redirections = harness.redirections
+        loads = marshal.loads
+        fork, wait4, waitpid, kill, write = os.fork, os.wait4, os.waitpid, os.kill, os.write
+        setfl, F_SETFL = fcntl.fcntl, fcntl.F_SETFL
+        while True:
+            try:
+                code, limits, setup, tests, reads, used, nonce = recv(req_r)
+            except (EOFError, OSError, ValueError):
+                return
+            if type(code) is bytes:
+                code = loads(code)
+            tests = load_tests(tests)
+            setup_code = loads(setup) if setup else None
+            redirected = redirections(tuple(used))
+            pid = fork()
+            if pid == 0:
+                reads = frozenset(reads)
+                self.child(code, limits, setup_code, tests, reads, redirected, nonce, vw, out_w, err_w)
+            _, status, ru = wait4(pid, 0)
+            try:
+                kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            while True:  # its own children: the candidate's siblings (clone with CLONE_PARENT)
+                try:
+                    waitpid(-1, 0)
+                except ChildProcessError:
+                    break
+            try:
+                setfl(vw, F_SETFL, 0)  # the candidate shared this file description: no O_NONBLOCK left
+            except OSError:
+                pass
+            write(ans_w, pack(pid, status, ru.ru_utime + ru.ru_stime))
+
+    def precompile(self, source: str):
+        """Compile the candidate here: return its marshalled code, or the source if it does not compile.
+
+        The child then only unmarshals it. A source that fails to compile, or compiles with a warning,
+        goes to the child as it is, which compiles it again and reports exactly what it always did
+        (the error as the verdict, warnings on the candidate's stderr).
+        """
+        if len(source) > _PRECOMPILE_MAX:
+            return source
+        filters = self.warn_filters
+        filters.insert(0, _WARN_ERROR)
+        self.warn_mutated()
+        try:
+            return marshal.dumps(compile(source, "<candidate>", "exec", dont_inherit=True))
+        except Exception:  # noqa: BLE001 - SyntaxError, ValueError, MemoryError, RecursionError, warnings
+            return source
+        finally:
+            try:
+                filters.remove(_WARN_ERROR)
+            except ValueError:
+                pass
+            self.warn_mutated()
+
+    def run_forked(self, req: dict) -> dict:
+        """Run one Python candidate through the forker."""
+        lim = req["limits"]
+        timeout = float(lim["timeout_s"])
+        n = len(req["tests"])
+        total = float(lim["total_timeout_s"] or timeout * (n + 2))
+        self.cpu_limit_hint = float(lim["cpu_s"]) if lim.get("cpu_s") else total + 1.0
+        code = self.precompile(req["code"])
+        nonce = os.urandom(16)
+        fk = self.forker
+        for attempt in (0, 1):
+            if fk is None:
+                fk = self.start_forker()
+            try:
+                job = (
+                    code,
+                    self.rlimits(lim, fk.statm),
+                    req.get("setup"),
+                    req["tests"],
+                    req.get("reads", ()),
+                    req.get("builtins", ()),
+                    nonce,
+                )
+                start = time.monotonic()
+                fk.send(job)
+                break
+            except OSError:
+                # The forker died between candidates (a candidate killed it): replace it once.
+                self.kill_all(None)
+                self.reap(block=True)
+                fk = None
+                if attempt:
+                    raise
+        poller = self.poller
+        poller.register(fk.ans_r, select.POLLIN)
+        try:
+            sup = self.supervise(None, start, timeout, total, n, nonce, fk.vr, None, forker=fk)
+        finally:
+            try:
+                poller.unregister(fk.ans_r)
+            except KeyError:
+                pass
+        if self.forker is fk:
+            self.reap_orphans(fk)
+        cap = int(lim["output_bytes"])
+        outs = []
+        for fd in (fk.out_fd, fk.err_fd):
+            try:
+                outs.append(os.pread(fd, cap, 0).decode("utf-8", "replace") if cap else "")
+            except OSError:
+                outs.append("")
+        result = self.verdicts(sup, n, time.monotonic() - start)
+        result["stdout"], result["stderr"] = outs
+        if self.forker is fk:
+            self.reset_shared(fk)
+        else:
+            fk.close()  # the forker was lost and everything killed: the next candidate gets new files
+        self.wipe()
+        return result
+
+    def reap_orphans(self, fk: Forker) -> None:
+        """Wait until the namespace holds only this process and the forker.
+
+        The forker sent every other process SIGKILL; the candidate's descendants that outlived their
+        parents were reparented to this process (PID 1): reap them, killing again whatever is listed.
+        """
+        path = f"/proc/self/task/{os.getpid()}/children"
+        keep = str(fk.pid)
+        for _ in range(100000):
+            while True:
+                try:
+                    wpid, _ = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    wpid = 0
+                if wpid == 0:
+                    break
+                if wpid == fk.pid:  # the forker is gone: nothing may be left running without it
+                    self.kill_all(None)
+                    self.reap(block=True)
+                    return
+            try:
+                with open(path) as f:
+                    others = [int(p) for p in f.read().split() if p != keep]
+            except OSError:
+                others = []
+            if not others:
+                return
+            for p in others:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    os.waitpid(p, 0)
+                except ChildProcessError:
+                    pass
+
+    def reset_shared(self, fk: Forker) -> None:
+        """Empty the shared verdict pipe and captures for the next candidate (no other process is left)."""
+        try:
+            while os.read(fk.vr, 1 << 16):
+                pass
+        except OSError:  # BlockingIOError: empty
+            pass
+        for fd in (fk.out_fd, fk.err_fd):
+            try:
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                fcntl.fcntl(fd, fcntl.F_SETFL, 0)  # O_APPEND, O_NONBLOCK... a candidate may have set
+            except OSError:
+                pass
+        try:
+            if fcntl.fcntl(fk.vr, fcntl.F_GETPIPE_SZ) != self.pipe_size:  # a candidate shrank it
+                fcntl.fcntl(fk.vr, fcntl.F_SETPIPE_SZ, self.pipe_size)
+        except OSError:
+            pass
+
+    def drop_forker(self) -> None:
+        """Forget the forker (``kill(-1)`` from this process has killed it, or is about to)."""
+        fk, self.forker = self.forker, None
+        if fk is not None:
+            try:
+                os.kill(fk.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            fk.close()
+
     def load_tests(self, blobs: list) -> list:
         """Unmarshal the tests' code, reusing what earlier requests sent (the same tests recur)."""
         cache = self.test_cache
@@ -427,7 +749,7 @@ class Worker:
         self, code, limits, setup_code, tests, reads, redirected, nonce, vw, out_w, err_w
     ) -> None:
         try:
-            top_fd = max(vw, out_w, err_w, self.host_in, self.host_out, self.devnull)
+            top_fd = max(vw, out_w, err_w, self.host_in, self.host_out, self.devnull, self.child_fd_top)
             os.setsid()
             os.dup2(self.devnull, 0)
             os.dup2(out_w, 1)
@@ -465,13 +787,19 @@ class Worker:
                 pass
         os._exit(70)
 
-    def rlimits(self, lim: dict) -> list:
-        """Return the (resource, (soft, hard)) pairs the child sets, computed before the fork."""
-        fd = os.open("/proc/self/statm", os.O_RDONLY)
-        try:
-            vm = int(os.read(fd, 200).split()[0]) * self.page_size  # the child starts with this much
-        finally:
-            os.close(fd)
+    def rlimits(self, lim: dict, statm: int | None = None) -> list:
+        """Return the (resource, (soft, hard)) pairs the child sets, computed before the fork.
+
+        ``statm``: an open ``/proc/PID/statm`` of the process that forks the child (default: this one).
+        """
+        if statm is None:
+            fd = os.open("/proc/self/statm", os.O_RDONLY)
+            try:
+                vm = int(os.read(fd, 200).split()[0]) * self.page_size  # the child starts with this much
+            finally:
+                os.close(fd)
+        else:
+            vm = int(os.pread(statm, 200, 0).split()[0]) * self.page_size
         mem = vm + int(lim["memory_mb"]) * 1024 * 1024
         cpu_soft = max(1, int(self.cpu_limit_hint + 0.999))
         fsize = int(lim["file_size_mb"]) * 1024 * 1024
@@ -489,10 +817,12 @@ class Worker:
             # In a user namespace (kernel >= 5.14) the count is that of uid 0 of the namespace: the
             # worker and the candidate's processes. (Real root is exempt from RLIMIT_NPROC.)
             nproc = int(lim["max_processes"])
+            if statm is not None and self.user_ns:
+                nproc += 1  # the forker is one more process of that uid
             pairs.append((resource.RLIMIT_NPROC, (nproc, nproc)))
         return pairs
 
-    def supervise(self, pid, start, timeout, total, n, nonce, vr, pidfd) -> dict:
+    def supervise(self, pid, start, timeout, total, n, nonce, vr, pidfd, forker=None) -> dict:
         """Wait for the child, enforcing the deadlines; return the collected verdicts.
 
         The worker sleeps on the child's pidfd until the child exits or the next deadline, and only then
@@ -579,18 +909,30 @@ class Worker:
 
         poller = self.poller
         status = None
-        rusage = None
+        cpu_used = 0.0
+        lost = ""
         timed_out = None
         total_deadline = start + total
         while True:
-            try:
-                wpid, wst, ru = os.wait4(pid, os.WNOHANG)
-            except ChildProcessError:
-                wpid, wst, ru = pid, 0, None
-            if wpid == pid:
-                status, rusage = wst, ru
-                drain()
-                break
+            if forker is None:
+                try:
+                    wpid, wst, ru = os.wait4(pid, os.WNOHANG)
+                except ChildProcessError:
+                    wpid, wst, ru = pid, 0, None
+                if wpid == pid:
+                    status = wst
+                    cpu_used = (ru.ru_utime + ru.ru_stime) if ru is not None else 0.0
+                    drain()
+                    break
+            else:
+                answer = forker.answer()
+                if answer is not None:
+                    if answer is Forker.LOST:
+                        lost = "the process that started the candidate died (killed by the candidate?)"
+                    else:
+                        status, cpu_used = answer
+                    drain()
+                    break
             drain()
             if st["error"]:
                 break
@@ -601,22 +943,39 @@ class Worker:
                     timed_out = st["in_phase"] if st["in_phase"] is not None else st["expected"]
                 break
             wait_ms = (limit - now) * 1000.0 + 1.0
-            if pidfd is None:
+            if pidfd is None and forker is None:
                 wait_ms = min(wait_ms, 2.0)
             poller.poll(wait_ms)
         if pidfd is not None:
             poller.unregister(pidfd)
             os.close(pidfd)
-        if status is None:
+        if forker is not None:
+            if status is None and not lost:
+                # Deadline, protocol violation or a child that does not exit after its last frame.
+                forker.kill_candidate()
+                answer = forker.answer(wait_s=10.0)
+                if answer is None or answer is Forker.LOST:
+                    lost = "the process that started the candidate did not answer"
+                else:
+                    status, cpu_used = answer
+                drain()
+            if lost:
+                # Without the forker nothing else may run: kill everything (it too) and reap it all.
+                self.kill_all(None)
+                self.reap(block=True)
+                drain()
+                status = None
+        elif status is None:
             # Deadline, protocol violation or a child that does not exit after its last frame.
             self.kill_all(pid)
             try:
-                _, status, rusage = os.wait4(pid, 0)
+                _, status, ru = os.wait4(pid, 0)
+                cpu_used = ru.ru_utime + ru.ru_stime
             except ChildProcessError:
                 status = 0
             drain()
-        cpu_used = (rusage.ru_utime + rusage.ru_stime) if rusage is not None else 0.0
         return {
+            "lost": lost,
             "results": st["results"],
             "done": st["done"],
             "error": st["error"],
@@ -634,7 +993,9 @@ class Worker:
         codes = _OUTCOMES
         death = ""
         death_outcome = "crashed"
-        if protocol_error:
+        if sup.get("lost"):
+            death = sup["lost"]
+        elif protocol_error:
             death = f"verdict channel tampered with: {protocol_error}"
         elif timed_out is not None:
             death_outcome = "timeout"
@@ -724,6 +1085,8 @@ class Worker:
                 os.kill(-1, signal.SIGKILL)
             except OSError:
                 pass
+            if self.forker is not None:
+                self.drop_forker()  # killed with the rest
         else:
             self.kill_descendants()
 
@@ -764,6 +1127,8 @@ class Worker:
         return pids
 
     def reap(self, block: bool) -> None:
+        if block and self.forker is not None:
+            self.drop_forker()  # else waiting for every child would wait for it forever
         while True:
             try:
                 wpid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
