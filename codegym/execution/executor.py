@@ -751,6 +751,32 @@ class SandboxExecutor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def compile_tests(self, requests: Sequence[ExecutionRequest]) -> int:
+        """Rewrite and compile the set-up and tests of Python ``requests`` now; return how many were new.
+
+        The first candidate of a task pays for turning its tests into the code the sandbox runs (a
+        parse, the rewrite that makes comparisons unforgeable, a compile); every later candidate of
+        the task reuses it. Call this ahead of time, for instance while a model generates samples, so
+        that no batch waits for it. Requests in other languages are skipped.
+        """
+        new = 0
+        for i, r in enumerate(requests):
+            if not isinstance(r, ExecutionRequest):
+                raise TypeError(f"requests[{i}] must be an ExecutionRequest, got {type(r).__name__}")
+            r.validate()
+            if get_language(r.language).runner != "python":
+                continue
+            key = (r.setup, tuple(r.tests), r.entry_point)
+            with self._compiled_lock:
+                known = key in self._compiled
+            if not known:
+                try:
+                    self._compile_trusted(r)
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    continue  # a set-up that does not compile: its candidates get INFRA when they run
+                new += 1
+        return new
+
     def clear_cache(self) -> None:
         """Forget every cached result."""
         with self._cache_lock:

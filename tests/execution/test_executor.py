@@ -481,3 +481,19 @@ def test_worker_forking_candidates_itself(monkeypatch: pytest.MonkeyPatch) -> No
     assert ok.passed
     assert slow.status is Outcome.TIMEOUT
     assert after.status is Outcome.FAILED
+
+
+def test_compile_tests_ahead_of_time() -> None:
+    with SandboxExecutor(workers=1, cache_size=0) as ex:
+        reqs = [
+            ExecutionRequest(code=ADD, tests=["assert add(1, 2) == 3"]),
+            ExecutionRequest(code="def add(a, b):\n    return 0\n", tests=["assert add(1, 2) == 3"]),
+            ExecutionRequest(code=ADD, tests=["assert add(0, 0) == 0"], setup="import math"),
+            ExecutionRequest(code="x", tests=["assert True"], setup="def broken(:"),
+        ]
+        assert ex.compile_tests(reqs) == 2  # one test set shared by two requests; a broken set-up skipped
+        assert ex.compile_tests(reqs) == 0
+        results = ex.run_batch(reqs)
+        assert [r.status for r in results] == [Outcome.PASSED, Outcome.FAILED, Outcome.PASSED, Outcome.INFRA]
+        with pytest.raises(TypeError, match=r"requests\[0\] must be an ExecutionRequest"):
+            ex.compile_tests(["assert True"])  # type: ignore[list-item]
