@@ -43,15 +43,14 @@ ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox", "z
 #: solutions import most. Each pre-imported module also makes every fork a little dearer (more memory to
 #: map), so rarely used ones (``random``, ``datetime``, ``dataclasses``...) are left to the candidates.
 PRELOAD = (
-    "array bisect cmath collections collections.abc copy functools heapq itertools math operator re "
-    "string typing"
+    "bisect collections collections.abc copy functools heapq itertools math operator re string typing"
 ).split()
 
 #: Pre-imported as well where candidates cannot import modules themselves (process isolation as root
 #: with the interpreter in a directory other users cannot read, such as ``/root``).
 PRELOAD_RESTRICTED = (
-    "abc ast base64 binascii calendar contextlib dataclasses datetime decimal enum fractions hashlib json "
-    "numbers queue random statistics struct textwrap threading time types unicodedata"
+    "abc array ast base64 binascii calendar cmath contextlib dataclasses datetime decimal enum fractions "
+    "hashlib json numbers queue random statistics struct textwrap threading time types unicodedata"
 ).split()
 
 #: Environment variables passed to the sandbox (everything else, including tokens and keys, is dropped).

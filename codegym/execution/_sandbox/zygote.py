@@ -179,6 +179,7 @@ class Worker:
         self.use_forker = bool(cfg.get("forker", True)) and self.pid_ns
         self.forker: Forker | None = None
         self.child_fd_top = 0
+        self.children_fd: int | None = None  # /proc/self/task/PID/children, opened with the first forker
         self.setup_workdir()
         self.preload()
 
@@ -535,6 +536,8 @@ class Worker:
         os.set_blocking(ans_r, False)
         statm = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
         self.forker = Forker(pid, req_w, ans_r, statm, vr, out_fd, err_fd)
+        if self.children_fd is None:
+            self.children_fd = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
         self.pipe_size = fcntl.fcntl(vr, fcntl.F_GETPIPE_SZ)
         return self.forker
 
@@ -542,8 +545,10 @@ class Worker:
         self, req_r: int, ans_w: int, vw: int, out_w: int, err_w: int
     ) -> None:
         """Run the forker: job in, candidate forked and waited for, everything else killed, answer out."""
-        self.child_fd_top = max(req_r, ans_w, vw, out_w, err_w)
+        mine = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
+        self.child_fd_top = max(req_r, ans_w, vw, out_w, err_w, mine)
         pack = _ANSWER.pack
+        pread = os.pread
         load_tests = self.load_tests
         redirections = harness.redirections
         loads = marshal.loads
@@ -568,7 +573,7 @@ class Worker:
                 kill(-1, signal.SIGKILL)
             except OSError:
                 pass
-            while True:  # its own children: the candidate's siblings (clone with CLONE_PARENT)
+            while pread(mine, 64, 0):  # children left: the candidate's siblings (clone with CLONE_PARENT)
                 try:
                     waitpid(-1, 0)
                 except ChildProcessError:
@@ -668,8 +673,7 @@ class Worker:
         The forker sent every other process SIGKILL; the candidate's descendants that outlived their
         parents were reparented to this process (PID 1): reap them, killing again whatever is listed.
         """
-        path = f"/proc/self/task/{os.getpid()}/children"
-        keep = str(fk.pid)
+        keep = str(fk.pid).encode()
         for _ in range(100000):
             while True:
                 try:
@@ -683,10 +687,12 @@ class Worker:
                     self.reap(block=True)
                     return
             try:
-                with open(path) as f:
-                    others = [int(p) for p in f.read().split() if p != keep]
+                listed = os.pread(self.children_fd, 1 << 16, 0).split()
             except OSError:
-                others = []
+                listed = []
+            if len(listed) == 1 and listed[0] == keep:
+                return
+            others = [int(p) for p in listed if p != keep]
             if not others:
                 return
             for p in others:
