@@ -497,3 +497,18 @@ def test_compile_tests_ahead_of_time() -> None:
         assert [r.status for r in results] == [Outcome.PASSED, Outcome.FAILED, Outcome.PASSED, Outcome.INFRA]
         with pytest.raises(TypeError, match=r"requests\[0\] must be an ExecutionRequest"):
             ex.compile_tests(["assert True"])  # type: ignore[list-item]
+
+
+def test_many_recurring_test_sets_keep_their_verdicts() -> None:
+    """The forker keeps test code it has seen and is sent indices for it (and starts over when full)."""
+    with SandboxExecutor(workers=1, cache_size=0) as ex:
+        sets = [[f"assert f() == {i}", f"assert f() == {i}", "assert f() >= 0"] for i in range(150)]
+        order = list(range(150)) + list(range(149, -1, -7)) + list(range(0, 150, 3))
+        reqs = [
+            ExecutionRequest(code=f"def f():\n    return {i if k % 2 == 0 else i + 1}\n", tests=sets[i])
+            for k, i in enumerate(order)
+        ]
+        results = ex.run_batch(reqs)
+        expected = [k % 2 == 0 for k in range(len(order))]
+        assert [r.passed for r in results] == expected
+        assert all(len(r.tests) == 3 for r in results)

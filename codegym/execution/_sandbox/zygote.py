@@ -36,6 +36,8 @@ _ANSWER = struct.Struct("<iid")
 # Candidates up to this size are compiled by the worker, which never forks for them (see precompile).
 _PRECOMPILE_MAX = 1 << 18
 _WARN_ERROR = ("error", None, Warning, None, 0)
+# Test sets the forker keeps unmarshalled (then it starts over): the same tests recur.
+_FORKER_TESTS = 256
 # Result codes of the harness's END frames.
 _OUTCOMES = {"P": "passed", "F": "failed", "E": "error", "M": "memory", "X": "syntax_error", "I": "infra"}
 
@@ -536,6 +538,8 @@ class Worker:
         os.set_blocking(ans_r, False)
         statm = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
         self.forker = Forker(pid, req_w, ans_r, statm, vr, out_fd, err_fd)
+        self.forker_tests: dict = {}  # test code sent to this forker: marshalled bytes -> index there
+        self.forker_count = 0  # the length of the forker's list
         if self.children_fd is None:
             self.children_fd = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
         self.pipe_size = fcntl.fcntl(vr, fcntl.F_GETPIPE_SZ)
@@ -549,19 +553,27 @@ class Worker:
         self.child_fd_top = max(req_r, ans_w, vw, out_w, err_w, mine)
         pack = _ANSWER.pack
         pread = os.pread
-        load_tests = self.load_tests
+        known: list = []  # the tests' code, by the index the worker refers to them with
+        append = known.append
         redirections = harness.redirections
         loads = marshal.loads
         fork, wait4, waitpid, kill, write = os.fork, os.wait4, os.waitpid, os.kill, os.write
         setfl, F_SETFL = fcntl.fcntl, fcntl.F_SETFL
         while True:
             try:
-                code, limits, setup, tests, reads, used, nonce = recv(req_r)
+                code, limits, setup, (fresh, tests), reads, used, nonce = recv(req_r)
             except (EOFError, OSError, ValueError):
                 return
             if type(code) is bytes:
                 code = loads(code)
-            tests = load_tests(tests)
+            if fresh:  # the tests' code (the first candidate of this test set): keep it, in order
+                if fresh == 2:
+                    del known[:]  # the worker started its numbering over
+                tests = [loads(t) if type(t) is bytes else t for t in tests]
+                for t in tests:
+                    append(t)
+            else:
+                tests = [known[i] for i in tests]
             setup_code = loads(setup) if setup else None
             redirected = redirections(tuple(used))
             pid = fork()
@@ -625,7 +637,7 @@ class Worker:
                     code,
                     self.rlimits(lim, fk.statm),
                     req.get("setup"),
-                    req["tests"],
+                    self.tests_for_forker(req["tests"]),
                     req.get("reads", ()),
                     req.get("builtins", ()),
                     nonce,
@@ -666,6 +678,28 @@ class Worker:
             fk.close()  # the forker was lost and everything killed: the next candidate gets new files
         self.wipe()
         return result
+
+    def tests_for_forker(self, tests: list) -> tuple[int, list]:
+        """Return the job's tests as (how, tests): their indices in the forker's list when it has them.
+
+        ``how`` is 0 for indices; 1 for the tests' code, which the forker appends to its list (so it
+        never unmarshals, hashes or copies the same tests twice); 2 for the code after the forker
+        empties its list (the numbering starts over, which keeps the forker small).
+        """
+        known = self.forker_tests
+        if tests:
+            ids = [known.get(t) for t in tests]
+            if None not in ids:
+                return 0, ids
+        how = 1
+        if self.forker_count + len(tests) > _FORKER_TESTS:
+            known.clear()
+            self.forker_count = 0
+            how = 2
+        for t in tests:
+            known[t] = self.forker_count  # the forker appends each one, duplicates too
+            self.forker_count += 1
+        return how, list(tests)
 
     def reap_orphans(self, fk: Forker) -> None:
         """Wait until the namespace holds only this process and the forker.
