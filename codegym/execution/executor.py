@@ -53,6 +53,21 @@ PRELOAD_RESTRICTED = (
     "hashlib json numbers queue random statistics struct textwrap threading time types unicodedata"
 ).split()
 
+_PRELOADED_TOPS = frozenset(name.split(".")[0] for name in (*PRELOAD, *PRELOAD_RESTRICTED))
+#: In a set-up's source, what may bind names that ``rewrite.bound_names`` cannot see.
+_DYNAMIC_BINDING = (
+    "exec",
+    "eval",
+    "globals",
+    "vars",
+    "setattr",
+    "__dict__",
+    "__import__",
+    "import_module",
+    "locals",
+    "update",
+)
+
 #: Environment variables passed to the sandbox (everything else, including tokens and keys, is dropped).
 ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM")
 #: Thread pools of numerical libraries are limited to one thread per candidate.
@@ -835,7 +850,7 @@ class SandboxExecutor:
         if lang.runner != "python":
             return self._prepare_external(job, lang.name, limits)
         try:
-            setup_code, tests_code, reads, used = self._compile_trusted(req)
+            setup_code, tests_code, reads, used, imports = self._compile_trusted(req)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             return _failure(Outcome.INFRA, f"the set-up code does not compile: {exc}", job.n)
         job.payload = {
@@ -845,6 +860,7 @@ class SandboxExecutor:
             "tests": tests_code,
             "setup": setup_code,
             "reads": reads,
+            "imports": imports,
             "builtins": used,
             "limits": _limits_dict(limits),
         }
@@ -985,7 +1001,9 @@ class SandboxExecutor:
         self._finish(job, _failure(Outcome.INFRA, error, job.n), deliver)
         return False
 
-    def _compile_trusted(self, req: ExecutionRequest) -> tuple[bytes | None, list, list[str], list[str]]:
+    def _compile_trusted(
+        self, req: ExecutionRequest
+    ) -> tuple[bytes | None, list, list[str], list[str], list[str]]:
         """Rewrite and compile the (trusted) set-up and tests once; the workers get marshalled code."""
         key = (req.setup, tuple(req.tests), req.entry_point)
         with self._compiled_lock:
@@ -995,19 +1013,23 @@ class SandboxExecutor:
                 return hit
         setup_code = None
         setup_bound: frozenset[str] = frozenset()
+        dynamic_setup = False
         if req.setup.strip():
             import ast
 
             tree = ast.parse(req.setup, "<setup>")
             setup_bound = frozenset(rewrite.bound_names(tree))
+            # Names a set-up can bind without naming them (a star import, exec, globals()...).
+            dynamic_setup = "*" in setup_bound or any(m in req.setup for m in _DYNAMIC_BINDING)
             setup_code = marshal.dumps(compile(tree, "<setup>", "exec", dont_inherit=True))
         cmp_name, ret_name, soft_name, bi_prefix = self._helper_names
         tests_code: list = []
         reads: set[str] = set()
         used: set[str] = set()
+        imports: set[str] = set()
         for i, src in enumerate(req.tests):
             try:
-                tree, r, redirected = rewrite.rewrite_test(
+                tree, r, redirected, imported = rewrite.rewrite_test(
                     src,
                     cmp_name=cmp_name,
                     ret_name=ret_name,
@@ -1019,9 +1041,16 @@ class SandboxExecutor:
                 tests_code.append(marshal.dumps(compile(tree, f"<test {i}>", "exec", dont_inherit=True)))
                 reads |= r
                 used |= redirected
+                imports |= imported
             except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
                 tests_code.append(f"{type(exc).__name__}: {exc}"[:300])
-        hit = (setup_code, tests_code, sorted(reads), sorted(used))
+        if not dynamic_setup:
+            # The harness guards the names the tests read that the set-up bound or that name a module
+            # the sandbox imported before the candidate ran; only those are worth sending (the child
+            # touches each name it is given, and every page it touches costs it a fault).
+            modules = _PRELOADED_TOPS | {m.split(".")[0] for m in imports}
+            reads &= setup_bound | modules
+        hit = (setup_code, tests_code, sorted(reads), sorted(used), sorted(imports))
         with self._compiled_lock:
             self._compiled[key] = hit
             while len(self._compiled) > 4096:

@@ -293,6 +293,35 @@ def programs(tmp_marker: str) -> list[Hostile]:
             tests=("assert f(1) == 2", "assert [f(1)] == [2]"),
         ),
         Hostile(
+            "fake_builtins_import",
+            # A test's import statement calls __import__ from the namespace's __builtins__.
+            "import builtins\nclass S:\n    @staticmethod\n    def mean(*a, **k): return 2.0\n"
+            "real = builtins.__import__\n"
+            "def fake(name, *a, **k):\n    return S() if name == 'statistics' else real(name, *a, **k)\n"
+            "b = dict(builtins.__dict__)\nb['__import__'] = fake\nglobals()['__builtins__'] = b\n"
+            "def f(x): return 100.0",
+            tests=("import statistics\nassert statistics.mean([f(1)]) == 2.0",),
+        ),
+        Hostile(
+            "plant_module_tests_import",
+            "import sys, types\nm = types.ModuleType('statistics')\nm.mean = lambda *a, **k: 2.0\n"
+            "sys.modules['statistics'] = m\ndef f(x): return 100.0",
+            tests=("import statistics\nassert statistics.mean([f(1)]) == 2.0",),
+        ),
+        Hostile(
+            "patch_module_tests_import",
+            "import statistics\nstatistics.mean = lambda *a, **k: 2.0\ndef f(x): return 100.0",
+            tests=("from statistics import mean\nassert mean([f(1)]) == 2.0",),
+        ),
+        Hostile(
+            "shadow_module_on_sys_path",
+            # A module file where the test's import would find it once the real one is forgotten.
+            "import os, sys, tempfile\nd = tempfile.mkdtemp()\n"
+            "open(os.path.join(d, 'statistics.py'), 'w').write('def mean(*a, **k):\\n    return 2.0\\n')\n"
+            "sys.path.insert(0, d)\nsys.modules.pop('statistics', None)\ndef f(x): return 100.0",
+            tests=("import statistics\nassert statistics.mean([f(1)]) == 2.0",),
+        ),
+        Hostile(
             "settrace_skip_asserts",
             "import sys\ndef tracer(frame, event, arg):\n"
             "    return tracer\nsys.settrace(tracer)\ndef f(x): return None",

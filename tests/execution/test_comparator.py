@@ -109,7 +109,7 @@ def test_deep_structures_raise_instead_of_hanging() -> None:
 
 
 def _rewrite(src: str, entry: str = "") -> str:
-    tree, _reads, _used = rewrite.rewrite_test(
+    tree, _reads, _used, _imports = rewrite.rewrite_test(
         src, cmp_name="CMP", ret_name="RET", soft_name="SOFT", builtins_prefix="B_", entry_point=entry
     )
     return ast.unparse(tree)

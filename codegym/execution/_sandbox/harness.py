@@ -396,8 +396,14 @@ def run_candidate(
     test_reads: frozenset,
     builtins_used: tuple = (),
     redirected: tuple | None = None,
+    test_imports: tuple = (),
 ) -> None:
-    """Run set-up, candidate and tests in one namespace; report on ``fd``; never returns."""
+    """Run set-up, candidate and tests in one namespace; report on ``fd``; never returns.
+
+    ``preloaded`` maps module names to snapshots (module, its (name, value) pairs, its values) taken
+    before the candidate existed; ``test_imports`` names the modules the tests import, each guarded
+    by its snapshot when there is one.
+    """
     write = posix.write
     getpid = posix.getpid
     _exit = posix._exit
@@ -413,6 +419,7 @@ def run_candidate(
     getprofile = sys.getprofile
     stdout, stderr = sys.stdout, sys.stderr
     sys_modules = sys.modules
+    builtins_module = builtins
     bdict = builtins.__dict__
     prepared = _PREPARED
     bsnap = prepared["bsnap"]
@@ -473,6 +480,8 @@ def run_candidate(
 
     def intact(ns) -> str:
         """Return '' if the test environment is as the harness left it, else what changed."""
+        if ns.get("__builtins__") is not builtins_module:  # the tests' imports and classes use it
+            return "__builtins__ was replaced"
         # Identity of every builtin, compared in C in dict order (a changed, deleted or reinserted
         # builtin fails it): only the values are touched, not the names, so fewer copy-on-write faults.
         if _len(bdict) < n_builtins or not _all(_map(_is, bvalues, _values(bdict))):
@@ -496,19 +505,19 @@ def run_candidate(
             return "the test helpers were modified"
         if gettrace() is not None or getprofile() is not None:
             return "a trace or profile function was installed"
-        for name, obj, items in guards:
-            if ns.get(name, obj) is not obj:
+        for name, obj, items, key in guards:
+            if name is not None and ns.get(name, obj) is not obj:
                 return f"{name!r} was rebound"
             if items is not None:
-                if sys_modules.get(obj.__name__, obj) is not obj:
-                    return f"module {obj.__name__!r} was replaced"
+                if key is not None and sys_modules.get(key) is not obj:
+                    return f"module {key!r} was replaced"
                 md = obj.__dict__
                 values = items[1]
                 if _len(md) < _len(values) or not _all(_map(_is, values, _values(md))):
                     for k, v in items[0]:
                         if md.get(k, _FAIL) is not v:
-                            return f"{name}.{k} was replaced"
-                    return f"the attributes of {name} were reordered"
+                            return f"{name or key}.{k} was replaced"
+                    return f"the attributes of {name or key} were reordered"
         return ""
 
     ns = {"__name__": "__candidate__", "__builtins__": builtins}
@@ -533,7 +542,7 @@ def run_candidate(
             obj = preloaded[name][0]
         else:
             continue
-        items = None
+        items = key = None
         if _type(obj) is types.ModuleType:
             pre = preloaded.get(obj.__name__)
             if pre is not None and pre[0] is obj:
@@ -541,7 +550,15 @@ def run_candidate(
             else:
                 pairs = _tuple(obj.__dict__.items())
                 items = (pairs, _tuple(v for _k, v in pairs))
-        guards.append((name, obj, items))
+            if sys_modules.get(obj.__name__) is obj:
+                key = obj.__name__  # it must stay there: a test's import would find whatever is
+        guards.append((name, obj, items, key))
+    # Modules the tests import: the one in sys.modules is what a test's import gets, so it must be
+    # the module imported before the candidate ran, with the same attributes.
+    for key in test_imports:
+        pre = preloaded.get(key)
+        if pre is not None:
+            guards.append((None, pre[0], pre[1:], key))
 
     # Phase 2: the candidate.
     send(K_BEGIN, PHASE_CODE)

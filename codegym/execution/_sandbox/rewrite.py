@@ -103,6 +103,7 @@ class _Pass:
         self.reads: set[str] = set()
         self.builtin_loads: list[ast.Name] = []
         self.wrapped: list[tuple[ast.Call, ast.Call]] = []
+        self.imports: set[str] = set()
 
     def visit(self, node: ast.AST) -> ast.AST:
         t = type(node)
@@ -155,6 +156,13 @@ class _Pass:
                 return wrapper
         elif t in _BINDERS:
             _collect_binding(node, self.bound)
+        elif t is ast.Import:
+            for alias in node.names:
+                parts = alias.name.split(".")
+                self.imports.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+        elif t is ast.ImportFrom and not node.level and node.module:
+            parts = node.module.split(".")
+            self.imports.update(".".join(parts[: i + 1]) for i in range(len(parts)))
         return node
 
     def _compare(self, op: ast.cmpop, left: ast.expr, right: ast.expr, where: ast.AST) -> ast.expr:
@@ -174,7 +182,7 @@ def rewrite_test(
     builtins_prefix: str,
     entry_point: str = "",
     extra_bound: Iterable[str] = (),
-) -> tuple[ast.Module, set[str], set[str]]:
+) -> tuple[ast.Module, set[str], set[str], set[str]]:
     """Parse and rewrite one test.
 
     Calls of functions the test does not define itself (the candidate's) are wrapped in a sanitizer:
@@ -193,7 +201,8 @@ def rewrite_test(
         extra_bound: Names bound elsewhere by trusted code (the set-up), which are not redirected.
 
     Returns:
-        The rewritten tree, the names it reads (before redirection), and the builtin names it redirects.
+        The rewritten tree, the names it reads (before redirection), the builtin names it redirects,
+        and the modules it imports (absolute imports; ``a.b`` also gives ``a``).
 
     Raises:
         SyntaxError: If the test does not parse.
@@ -217,4 +226,4 @@ def rewrite_test(
         if node.id not in keep:
             redirected.add(node.id)
             node.id = builtins_prefix + node.id
-    return tree, p.reads, redirected
+    return tree, p.reads, redirected, p.imports

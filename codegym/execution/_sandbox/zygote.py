@@ -36,6 +36,8 @@ _ANSWER = struct.Struct("<iid")
 # Candidates up to this size are compiled by the worker, which never forks for them (see precompile).
 _PRECOMPILE_MAX = 1 << 18
 _WARN_ERROR = ("error", None, Warning, None, 0)
+# Modules the process that forks candidates keeps snapshots of (pre-imported plus imported by tests).
+_MAX_SNAPSHOTS = 128
 # Test sets the forker keeps unmarshalled (then it starts over): the same tests recur.
 _FORKER_TESTS = 256
 # Result codes of the harness's END frames.
@@ -300,6 +302,7 @@ class Worker:
             if mod is not None:
                 self.preloaded[top] = mod
         self.snapshots = {}
+        self.unimportable: set[str] = set()
         for name, mod in self.preloaded.items():
             pairs = tuple(mod.__dict__.items())
             # (module, its (name, value) pairs, its values): what the harness compares it with
@@ -451,6 +454,9 @@ class Worker:
         setup_code = marshal.loads(req["setup"]) if req.get("setup") else None
         reads = frozenset(req.get("reads", ()))
         redirected = harness.redirections(tuple(req.get("builtins", ())))
+        imports = tuple(req.get("imports", ()))
+        if imports:
+            self.preload_test_modules(imports)
         self.cpu_limit_hint = float(lim["cpu_s"]) if lim.get("cpu_s") else total + 1.0
         nonce = os.urandom(16)
         vr, vw = os.pipe()
@@ -465,7 +471,8 @@ class Worker:
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
-            self.child(req["code"], limits, setup_code, tests, reads, redirected, nonce, vw, out_fd, err_fd)
+            job = (req["code"], limits, setup_code, tests, reads, redirected, imports)
+            self.child(job, nonce, vw, out_fd, err_fd)
         # While the child lives every page this process writes is copied: sleep at once, until the
         # child exits or its first deadline.
         try:
@@ -561,7 +568,7 @@ class Worker:
         setfl, F_SETFL = fcntl.fcntl, fcntl.F_SETFL
         while True:
             try:
-                code, limits, setup, (fresh, tests), reads, used, nonce = recv(req_r)
+                code, limits, setup, (fresh, tests), reads, used, nonce, imports = recv(req_r)
             except (EOFError, OSError, ValueError):
                 return
             if type(code) is bytes:
@@ -576,10 +583,13 @@ class Worker:
                 tests = [known[i] for i in tests]
             setup_code = loads(setup) if setup else None
             redirected = redirections(tuple(used))
+            if imports:
+                self.preload_test_modules(imports)
             pid = fork()
             if pid == 0:
                 reads = frozenset(reads)
-                self.child(code, limits, setup_code, tests, reads, redirected, nonce, vw, out_w, err_w)
+                job = (code, limits, setup_code, tests, reads, redirected, imports)
+                self.child(job, nonce, vw, out_w, err_w)
             _, status, ru = wait4(pid, 0)
             try:
                 kill(-1, signal.SIGKILL)
@@ -641,6 +651,7 @@ class Worker:
                     req.get("reads", ()),
                     req.get("builtins", ()),
                     nonce,
+                    req.get("imports", ()),
                 )
                 start = time.monotonic()
                 fk.send(job)
@@ -769,6 +780,26 @@ class Worker:
                 pass
             fk.close()
 
+    def preload_test_modules(self, names) -> None:
+        """Import, once, the modules the tests import, and snapshot them like the pre-imported ones.
+
+        The harness then guards each (the module in ``sys.modules`` and its attributes) from before
+        the candidate ran, so a candidate cannot plant or patch a module that a test imports. Done in
+        the process that forks the candidates; a module that fails to import is left to the test.
+        """
+        snaps = self.snapshots
+        for name in names:
+            if name in snaps or name in self.unimportable or len(snaps) >= _MAX_SNAPSHOTS:
+                continue
+            try:
+                __import__(name)
+                mod = sys.modules[name]
+            except BaseException:  # noqa: BLE001 - whatever a module raises, the test's import says it
+                self.unimportable.add(name)
+                continue
+            pairs = tuple(mod.__dict__.items())
+            snaps[name] = (mod, pairs, tuple(v for _k, v in pairs))
+
     def load_tests(self, blobs: list) -> list:
         """Unmarshal the tests' code, reusing what earlier requests sent (the same tests recur)."""
         cache = self.test_cache
@@ -785,9 +816,13 @@ class Worker:
             out.append(code)
         return out
 
-    def child(  # pragma: no cover - runs in the child
-        self, code, limits, setup_code, tests, reads, redirected, nonce, vw, out_w, err_w
-    ) -> None:
+    def child(self, job: tuple, nonce: bytes, vw: int, out_w: int, err_w: int) -> None:  # pragma: no cover
+        """Run in the forked child: drop to the candidate's limits and identity, then run the harness.
+
+        ``job``: (code, rlimit pairs, set-up code, tests' code, names the tests read, redirected
+        builtins, modules the tests import).
+        """
+        code, limits, setup_code, tests, reads, redirected, imports = job
         try:
             top_fd = max(vw, out_w, err_w, self.host_in, self.host_out, self.devnull, self.child_fd_top)
             os.setsid()
@@ -817,6 +852,7 @@ class Worker:
                 preloaded=self.snapshots,
                 test_reads=reads,
                 redirected=redirected,
+                test_imports=imports,
             )
         except BaseException:  # noqa: BLE001
             try:
