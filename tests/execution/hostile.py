@@ -322,6 +322,23 @@ def programs(tmp_marker: str) -> list[Hostile]:
             tests=("import statistics\nassert statistics.mean([f(1)]) == 2.0",),
         ),
         Hostile(
+            "patch_harness_via_helper_globals",
+            # The test helpers are in the candidate's namespace; their __globals__ is the harness's.
+            "def f(x):\n    for k, v in list(globals().items()):\n"
+            "        if k.startswith('__codegym') and hasattr(v, '__globals__'):\n"
+            "            v.__globals__['_eq'] = lambda a, b: True\n    return None",
+            tests=("assert f(1) == 2",),
+        ),
+        Hostile(
+            "patch_poisoned_stand_in",
+            "def f(x):\n    for k, v in list(globals().items()):\n"
+            "        if k.startswith('__codegym') and hasattr(v, '__globals__'):\n"
+            "            P = v.__globals__['Poisoned']\n            P.__sub__ = lambda s, o: 0\n"
+            "            P.__abs__ = lambda s: 0\n            P.__lt__ = lambda s, o: True\n"
+            "    class Z:\n        def __sub__(self, o): return 0\n    return Z()",
+            tests=("assert abs(f(1) - 2) < 1e-6",),
+        ),
+        Hostile(
             "settrace_skip_asserts",
             "import sys\ndef tracer(frame, event, arg):\n"
             "    return tracer\nsys.settrace(tracer)\ndef f(x): return None",

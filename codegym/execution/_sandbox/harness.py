@@ -353,7 +353,7 @@ def prepare(helper_names: tuple[str, str, str, str]) -> None:
         bvalues=_tuple(v for _k, v in bsnap),
         bdict_snap=_dict(bsnap),
         guarded_code=_tuple(
-            (f, f.__code__)
+            (f, f.__code__, f.__defaults__, f.__kwdefaults__)
             for f in (
                 strict_compare,
                 sanitize_return,
@@ -362,10 +362,19 @@ def prepare(helper_names: tuple[str, str, str, str]) -> None:
                 _eq,
                 _python_operators,
                 _to_builtin,
+                _short,
+                Poisoned.__init__,
+                Poisoned._refuse,
+                Poisoned.__repr__,
             )
         ),
-        poisoned_refuse=Poisoned._refuse,
+        poisoned_values=_tuple(Poisoned.__dict__.values()),
+        poisoned_bases=Poisoned.__bases__,
     )
+    # Last, when every global is bound: the test helpers in the candidate's namespace lead to this
+    # module's dictionary (``__globals__``), so its bindings are checked like the builtins.
+    module = globals()
+    _PREPARED.update(harness_dict=module, harness_values=_tuple(module.values()))
 
 
 _REDIRECTIONS: dict = {}
@@ -429,7 +438,12 @@ def run_candidate(
     if redirected is None:
         redirected = redirections(_tuple(builtins_used))
     guarded_code = prepared["guarded_code"]
-    poisoned_refuse = prepared["poisoned_refuse"]
+    poisoned_values = prepared["poisoned_values"]
+    poisoned_bases = prepared["poisoned_bases"]
+    poisoned_dict = Poisoned.__dict__
+    hdict = prepared["harness_dict"]
+    hvalues = prepared["harness_values"]
+    n_harness = _len(hvalues)
 
     clock = time.monotonic
     pack_time = TIME.pack
@@ -498,10 +512,16 @@ def run_candidate(
         for name, obj in redirected:
             if ns.get(name) is not obj:
                 return "the test helpers were replaced"
-        for f, c in guarded_code:
-            if f.__code__ is not c:
+        if _len(hdict) != n_harness or not _all(_map(_is, hvalues, _values(hdict))):
+            return "the harness was modified"
+        for f, c, d, kd in guarded_code:
+            if f.__code__ is not c or f.__defaults__ is not d or f.__kwdefaults__ is not kd:
                 return "the test helpers were modified"
-        if Poisoned.__dict__.get("_refuse") is not poisoned_refuse:
+        if (
+            _len(poisoned_dict) != _len(poisoned_values)
+            or not _all(_map(_is, poisoned_values, poisoned_dict.values()))
+            or Poisoned.__bases__ is not poisoned_bases
+        ):
             return "the test helpers were modified"
         if gettrace() is not None or getprofile() is not None:
             return "a trace or profile function was installed"
