@@ -330,6 +330,20 @@ def programs(tmp_marker: str) -> list[Hostile]:
             tests=("assert f(1) == 2",),
         ),
         Hostile(
+            "disable_the_integrity_checks",
+            # What the checks themselves use, through a helper's __globals__.
+            "def f(x):\n    for k, v in list(globals().items()):\n"
+            "        if k.startswith('__codegym') and hasattr(v, '__globals__'):\n"
+            "            g = v.__globals__\n            g['_all'] = lambda it: True\n"
+            "            g['_eq'] = lambda a, b: True\n    return None",
+            tests=("assert f(1) == 2",),
+        ),
+        Hostile(
+            "fake_enumerate_over_tests",
+            "import builtins\nbuiltins.enumerate = lambda it: iter([(0, compile('pass', 't', 'exec'))])\n"
+            "def f(x): return None",
+        ),
+        Hostile(
             "patch_poisoned_stand_in",
             "def f(x):\n    for k, v in list(globals().items()):\n"
             "        if k.startswith('__codegym') and hasattr(v, '__globals__'):\n"

@@ -371,9 +371,18 @@ def prepare(helper_names: tuple[str, str, str, str]) -> None:
         poisoned_values=_tuple(Poisoned.__dict__.values()),
         poisoned_bases=Poisoned.__bases__,
     )
-    # Last, when every global is bound: the test helpers in the candidate's namespace lead to this
-    # module's dictionary (``__globals__``), so its bindings are checked like the builtins.
+    # The test helpers in the candidate's namespace lead to this module's dictionary (``__globals__``),
+    # so the harness itself runs with a private copy of it, and of the builtins: the integrity checks
+    # cannot be turned off by rebinding what they use. Then, with every global bound, the module's
+    # bindings (which the helpers use) are snapshotted and checked like the builtins.
     module = globals()
+    private = _dict(module)
+    private["__builtins__"] = _dict(builtins.__dict__)
+    shared = module["run_candidate"]
+    own = types.FunctionType(shared.__code__, private, shared.__name__, shared.__defaults__)
+    own.__kwdefaults__ = shared.__kwdefaults__
+    own.__doc__ = shared.__doc__
+    module["run_candidate"] = private["run_candidate"] = own
     _PREPARED.update(harness_dict=module, harness_values=_tuple(module.values()))
 
 
