@@ -588,6 +588,8 @@ def run_candidate(
         pre = preloaded.get(key)
         if pre is not None:
             guards.append((None, pre[0], pre[1:], key))
+    guards = _tuple(guards)  # immutable from here: nothing can drop a guard or swap a test
+    tests = _tuple(tests)
 
     # Phase 2: the candidate.
     send(K_BEGIN, PHASE_CODE)
