@@ -107,6 +107,7 @@ _Integral = numbers.Integral
 _Real = numbers.Real
 _Complex = numbers.Complex
 _all = all
+_sorted = sorted
 _is = operator.is_
 _values = dict.values
 
@@ -346,44 +347,65 @@ def prepare(helper_names: tuple[str, str, str, str]) -> None:
     Done once instead of in every child: whatever a child allocates or touches costs it copy-on-write
     page faults, the largest part of its start-up time.
     """
-    bsnap = _tuple(builtins.__dict__.items())
+    module = globals()
+    # The test helpers sit in the candidate's namespace, and a function leads to its globals
+    # (``__globals__``). So the helpers (and the stand-in class's methods) get a dictionary of their
+    # own holding exactly what they use, builtins included, which the harness checks around every
+    # test; and the harness itself runs with a private copy of this module's globals and of the
+    # builtins, so that nothing its checks use can be rebound.
+    names = ("strict_compare", "sanitize_return", "sanitize_soft", "normalize", "_eq")
+    names += ("_python_operators", "_to_builtin", "_short")
+    methods = _tuple((k, v) for k, v in Poisoned.__dict__.items() if _isinstance(v, types.FunctionType))
+    codes = [module[n].__code__ for n in names] + [v.__code__ for _k, v in methods]
+    bdict = builtins.__dict__
+    own: dict = {"__builtins__": {}}  # everything they use is in here
+    for n in _sorted(_global_names(codes)):
+        if n in module:
+            own[n] = module[n]
+        elif n in bdict:
+            own[n] = bdict[n]
+    rebuilt = {}
+    for f in _set(v for _k, v in methods) | {module[n] for n in names}:
+        g = types.FunctionType(f.__code__, own, f.__name__, f.__defaults__, f.__closure__)
+        g.__kwdefaults__ = f.__kwdefaults__
+        g.__doc__ = f.__doc__
+        g.__qualname__ = f.__qualname__
+        rebuilt[f] = g
+    for n in names:
+        module[n] = own[n] = rebuilt[module[n]]
+    for k, v in methods:
+        type.__setattr__(Poisoned, k, rebuilt[v])
+    helpers = _tuple(module[n] for n in names) + _tuple(rebuilt[v] for v in _set(v for _k, v in methods))
+    bsnap = _tuple(bdict.items())
     _PREPARED.update(
         helper_names=_tuple(helper_names),
         bsnap=bsnap,
         bvalues=_tuple(v for _k, v in bsnap),
         bdict_snap=_dict(bsnap),
-        guarded_code=_tuple(
-            (f, f.__code__, f.__defaults__, f.__kwdefaults__)
-            for f in (
-                strict_compare,
-                sanitize_return,
-                sanitize_soft,
-                normalize,
-                _eq,
-                _python_operators,
-                _to_builtin,
-                _short,
-                Poisoned.__init__,
-                Poisoned._refuse,
-                Poisoned.__repr__,
-            )
-        ),
+        guarded_code=_tuple((f, f.__code__, f.__defaults__, f.__kwdefaults__) for f in helpers),
         poisoned_values=_tuple(Poisoned.__dict__.values()),
         poisoned_bases=Poisoned.__bases__,
+        helper_dict=own,
+        helper_values=_tuple(own.values()),
     )
-    # The test helpers in the candidate's namespace lead to this module's dictionary (``__globals__``),
-    # so the harness itself runs with a private copy of it, and of the builtins: the integrity checks
-    # cannot be turned off by rebinding what they use. Then, with every global bound, the module's
-    # bindings (which the helpers use) are snapshotted and checked like the builtins.
-    module = globals()
     private = _dict(module)
-    private["__builtins__"] = _dict(builtins.__dict__)
+    private["__builtins__"] = _dict(bdict)
     shared = module["run_candidate"]
-    own = types.FunctionType(shared.__code__, private, shared.__name__, shared.__defaults__)
-    own.__kwdefaults__ = shared.__kwdefaults__
-    own.__doc__ = shared.__doc__
-    module["run_candidate"] = private["run_candidate"] = own
-    _PREPARED.update(harness_dict=module, harness_values=_tuple(module.values()))
+    runner = types.FunctionType(shared.__code__, private, shared.__name__, shared.__defaults__)
+    runner.__kwdefaults__ = shared.__kwdefaults__
+    runner.__doc__ = shared.__doc__
+    module["run_candidate"] = private["run_candidate"] = runner
+
+
+def _global_names(codes) -> set:
+    """Every name the code objects (and the functions nested in them) may read from their globals."""
+    out = _set()
+    todo = _list(codes)
+    while todo:
+        c = todo.pop()
+        out.update(c.co_names)
+        todo.extend(k for k in c.co_consts if _isinstance(k, types.CodeType))
+    return out
 
 
 _REDIRECTIONS: dict = {}
@@ -450,9 +472,9 @@ def run_candidate(
     poisoned_values = prepared["poisoned_values"]
     poisoned_bases = prepared["poisoned_bases"]
     poisoned_dict = Poisoned.__dict__
-    hdict = prepared["harness_dict"]
-    hvalues = prepared["harness_values"]
-    n_harness = _len(hvalues)
+    helper_dict = prepared["helper_dict"]
+    helper_values = prepared["helper_values"]
+    n_helper = _len(helper_values)
 
     clock = time.monotonic
     pack_time = TIME.pack
@@ -521,7 +543,7 @@ def run_candidate(
         for name, obj in redirected:
             if ns.get(name) is not obj:
                 return "the test helpers were replaced"
-        if _len(hdict) != n_harness or not _all(_map(_is, hvalues, _values(hdict))):
+        if _len(helper_dict) != n_helper or not _all(_map(_is, helper_values, _values(helper_dict))):
             return "the harness was modified"
         for f, c, d, kd in guarded_code:
             if f.__code__ is not c or f.__defaults__ is not d or f.__kwdefaults__ is not kd:
