@@ -107,6 +107,14 @@ def programs(tmp_marker: str) -> list[Hostile]:
             outcomes=frozenset({"failed", "crashed"}),
         ),
         Hostile(
+            "stop_parent",
+            # As uid 0 of a user namespace a candidate may stop the process that forked it.
+            "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGSTOP)\nexcept OSError:\n    pass\n"
+            "def f(x): return None",
+            outcomes=frozenset({"failed"}),
+            max_seconds=10.0,
+        ),
+        Hostile(
             "kill_everything",
             "import os\ntry:\n    os.kill(-1, 9)\nexcept OSError:\n    pass\ndef f(x): return None",
             outcomes=frozenset({"failed", "crashed"}),

@@ -150,6 +150,10 @@ class Forker:
                     kill(kid, signal.SIGKILL)
                 except OSError:
                     pass
+        try:
+            os.kill(self.pid, signal.SIGCONT)  # a candidate with the forker's uid may have stopped it
+        except OSError:
+            pass
 
     def close(self) -> None:
         for fd in (self.req_w, self.ans_r, self.statm, self.vr, self.out_fd, self.err_fd):
@@ -1029,7 +1033,7 @@ class Worker:
             if status is None and not lost:
                 # Deadline, protocol violation or a child that does not exit after its last frame.
                 forker.kill_candidate()
-                answer = forker.answer(wait_s=10.0)
+                answer = forker.answer(wait_s=5.0)
                 if answer is None or answer is Forker.LOST:
                     lost = "the process that started the candidate did not answer"
                 else:
