@@ -310,13 +310,7 @@ def run_program(worker, spec: dict, lim: dict, n: int, timeout: float, total: fl
     while data:
         data = data[os.write(job_fd, data) :]
     os.lseek(job_fd, 0, os.SEEK_SET)
-    vr, vw = os.pipe()
-    os.set_blocking(vr, False)
-    try:
-        fcntl.fcntl(vw, fcntl.F_SETPIPE_SZ, 1 << 20)
-    except OSError:
-        pass
-    out_fd, err_fd = worker.capture_files()
+    vr, vw, out_fd, err_fd = worker.verdict_channel()
     # The runtime's start-up (node: about 0.1 s of CPU, seconds on a loaded machine) precedes the
     # harness's first frame, and no candidate code runs before that frame: it gets its own allowance
     # instead of eating the first phase's deadline.

@@ -266,6 +266,26 @@ class Worker:
             raise
         return fds[0], fds[1]
 
+    def verdict_channel(self) -> tuple[int, int, int, int]:
+        """Return (verdict pipe read end, its write end, stdout capture, stderr capture).
+
+        The pipe holds 1 MiB (the worker reads it once the candidate is done) and its read end does
+        not block.
+        """
+        vr, vw = os.pipe()
+        os.set_blocking(vr, False)
+        try:
+            fcntl.fcntl(vw, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
+        try:
+            out_fd, err_fd = self.capture_files()
+        except BaseException:
+            os.close(vr)
+            os.close(vw)
+            raise
+        return vr, vw, out_fd, err_fd
+
     def make_workdir(self) -> None:
         os.mkdir(self.workdir, 0o700)
         if self.run_uid is not None:
@@ -463,13 +483,7 @@ class Worker:
             self.preload_test_modules(imports)
         self.cpu_limit_hint = float(lim["cpu_s"]) if lim.get("cpu_s") else total + 1.0
         nonce = os.urandom(16)
-        vr, vw = os.pipe()
-        os.set_blocking(vr, False)
-        try:
-            fcntl.fcntl(vw, fcntl.F_SETPIPE_SZ, 1 << 20)
-        except OSError:
-            pass
-        out_fd, err_fd = self.capture_files()
+        vr, vw, out_fd, err_fd = self.verdict_channel()
         limits = self.rlimits(lim)
         poll = self.poller.poll
         start = time.monotonic()
@@ -526,13 +540,7 @@ class Worker:
 
     def start_forker(self) -> Forker:
         """Fork the forker process; return the worker's end of it."""
-        vr, vw = os.pipe()
-        os.set_blocking(vr, False)
-        try:
-            fcntl.fcntl(vw, fcntl.F_SETPIPE_SZ, 1 << 20)
-        except OSError:
-            pass
-        out_fd, err_fd = self.capture_files()
+        vr, vw, out_fd, err_fd = self.verdict_channel()
         req_r, req_w = os.pipe()
         ans_r, ans_w = os.pipe()
         pid = os.fork()
