@@ -152,6 +152,13 @@ def test_no_state_carries_over_between_candidates() -> None:
 # Candidates that try to leave something in the temporary directories for the next candidate while
 # making the directories look untouched (the worker skips emptying directories that did not change).
 _LEAVE_BEHIND = (
+    # locked away: no permission left on a directory tree, on the working directory, on /tmp (as uid 0
+    # of a user namespace a candidate owns them)
+    "import os\nos.makedirs('/tmp/locked/inner')\nopen('/tmp/locked/inner/x', 'w').write('x')\n"
+    "os.chmod('/tmp/locked/inner', 0)\nos.chmod('/tmp/locked', 0)",
+    "import os\nopen('left6', 'w').write('x')\nos.mkdir('sub')\nos.chmod('sub', 0)\nos.chmod('.', 0)\n"
+    "os.chdir('/')",
+    "import os\nopen('/tmp/left7', 'w').write('x')\ntry:\n    os.chmod('/tmp', 0)\nexcept OSError:\n    pass",
     # a file, then the working directory's timestamps put back
     "import os\nst = os.stat('.')\nopen('left1', 'w').write('x')\n"
     "os.utime('.', ns=(st.st_atime_ns, st.st_mtime_ns))",
@@ -172,19 +179,29 @@ _PROBE = (
 )
 
 
-def test_nothing_left_behind_in_temporary_directories() -> None:
+@pytest.mark.parametrize("force_userns", [False, True], ids=["default", "user-namespace"])
+def test_nothing_left_behind_in_temporary_directories(
+    monkeypatch: pytest.MonkeyPatch, force_userns: bool
+) -> None:
     """Each candidate starts with empty temporary directories, however the previous one left them."""
+    if force_userns:
+        if not IS_ROOT:
+            pytest.skip("without root the default mode already is the user namespace")
+        monkeypatch.setenv("CODEGYM_SANDBOX_FORCE_USERNS", "1")
     try:
         ex = SandboxExecutor(workers=1, limits=LIMITS, cache_size=0, isolation="namespace")
         ex.isolation  # noqa: B018 - starts the worker
     except RuntimeError as exc:
         pytest.skip(f"no namespaces here: {exc}")
     with ex:
+        if force_userns and "user+pid" not in ex.isolation:
+            pytest.skip("user namespaces are not available here")
         assert ex.run(_PROBE, ["assert f(1) == []"]).passed
         for code in _LEAVE_BEHIND:
             ex.run(code + "\ndef f(x): return 1", ["assert f(1) == 1"])
             probe = ex.run(_PROBE, ["assert f(1) == []"])
             assert probe.passed, (code, probe.tests[0].message)
+        assert ex.stats.worker_restarts == 0  # emptying them never took a worker down
 
 
 PROGRAMS_BY_NAME = {p.name: p for p in PROGRAMS}

@@ -105,6 +105,7 @@ class Forker:
         self.out_fd = out_fd  # the candidates' stdout and stderr captures, emptied after each one
         self.err_fd = err_fd
         self.buf = b""
+        self.fds_open: tuple[int, ...] = (req_w, ans_r, statm, vr, out_fd, err_fd)
 
     def send(self, job) -> None:
         data = marshal.dumps(job)
@@ -156,7 +157,9 @@ class Forker:
             pass
 
     def close(self) -> None:
-        for fd in (self.req_w, self.ans_r, self.statm, self.vr, self.out_fd, self.err_fd):
+        """Close the worker's descriptors (once: their numbers may be reused afterwards)."""
+        fds, self.fds_open = self.fds_open, ()
+        for fd in fds:
             try:
                 os.close(fd)
             except OSError:
@@ -200,6 +203,7 @@ class Worker:
         else:
             base = self.make_base()
             self.scratch_dirs = []
+        self.scratch_modes = [os.lstat(d).st_mode & 0o7777 for d in self.scratch_dirs]
         self.base = base
         self.workdir = os.path.join(base, "work")
         self.make_workdir()
@@ -1289,8 +1293,10 @@ class Worker:
                     pass
             if os.listdir(self.workdir):
                 rmtree(self.workdir)
-        for d in self.scratch_dirs:
+        for d, mode in zip(self.scratch_dirs, self.scratch_modes, strict=True):
             try:
+                if os.lstat(d).st_mode & 0o7777 != mode:
+                    os.chmod(d, mode)  # a candidate with this process's uid may have changed it
                 names = os.listdir(d)
             except OSError:
                 continue
@@ -1350,14 +1356,43 @@ class Worker:
 
 
 def _rmtree(path: str) -> None:
-    """``shutil.rmtree(path, ignore_errors=True)``, importing ``shutil`` only when there is a tree to remove.
+    """Remove ``path`` (a file or a directory tree), whatever permissions a candidate left on it.
 
-    Not pre-imported: it brings ``bz2``, ``lzma`` and ``zlib`` (extension modules and memory whose page
-    tables every fork would copy), and candidates rarely leave directories behind.
+    A candidate with this process's uid (uid 0 of a user namespace, without capabilities) may have
+    taken the owner's permissions away from a directory, which would stop ``shutil.rmtree``: they are
+    given back on the way down. Iterative (trees may be deep), and without ``shutil``, which brings
+    ``bz2``, ``lzma`` and ``zlib`` (extension modules and memory whose page tables forks copy).
     """
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
+    todo = [path]
+    dirs = []
+    while todo:
+        p = todo.pop()
+        try:
+            st = os.lstat(p)
+        except OSError:
+            continue
+        if st.st_mode & 0o170000 != 0o040000:  # not a directory (symlinks included): unlink it
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+            continue
+        if st.st_mode & 0o700 != 0o700:
+            try:
+                os.chmod(p, 0o700)
+            except OSError:
+                pass
+        dirs.append(p)
+        try:
+            with os.scandir(p) as entries:
+                todo.extend(e.path for e in entries)
+        except OSError:
+            pass
+    for d in reversed(dirs):  # children before their parents
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
 def main() -> None:
