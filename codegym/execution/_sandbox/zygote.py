@@ -9,10 +9,12 @@ namespace, with no network and a read-only view of the filesystem) and then ``ex
 interpreter that imports this file as a module (``--stage2``): without ``ctypes``, it pre-imports the
 modules candidates commonly use and calls ``gc.freeze()``, so that each fork copies as little as possible.
 
-Per candidate it forks a child that starts a new session, drops to the sandbox uid, sets resource limits
-and runs ``harness.py``. The worker enforces every deadline from outside the child, collects the
-authenticated verdict frames, kills and reaps everything the candidate left running (``kill(-1)`` from
-PID 1 reaches exactly the namespace), and wipes the temporary directories.
+Per candidate a child is forked that starts a new session, drops to the sandbox uid, sets resource
+limits and runs ``harness.py``. In a PID namespace Python candidates are forked by the *forker*, a copy
+of the worker made once (see :meth:`Worker.run_forked`); otherwise, and for the other languages, by the
+worker itself. The worker enforces every deadline from outside the child, collects the authenticated
+verdict frames, has everything the candidate left running killed and reaped (``kill(-1)`` from PID 1,
+or from the forker, reaches exactly the namespace but the two), and wipes the temporary directories.
 """
 
 from __future__ import annotations
