@@ -188,8 +188,13 @@ class Worker:
         self.restricted_imports = bool(info.get("restricted_imports"))
         self.helper_names = tuple(cfg["helper_names"])
         self.cpu_limit_hint = float("inf")
-        # In a PID namespace Python candidates are forked by a separate process (see run_forked).
-        self.use_forker = bool(cfg.get("forker", True)) and self.pid_ns
+        # In a PID namespace Python candidates are forked by a separate process (see run_forked), which
+        # needs the kernel's lists of a process's children (CONFIG_PROC_CHILDREN, set almost everywhere).
+        self.use_forker = (
+            bool(cfg.get("forker", True))
+            and self.pid_ns
+            and os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+        )
         self.forker: Forker | None = None
         self.child_fd_top = 0
         self.children_fd: int | None = None  # /proc/self/task/PID/children, opened with the first forker
