@@ -411,6 +411,11 @@ class _Job:
         self.compiling = False
 
 
+def _tests_key(req: ExecutionRequest) -> tuple:
+    """Return what a request's compiled set-up and tests depend on (the key of their cache)."""
+    return (req.setup, tuple(req.tests), req.entry_point)
+
+
 @functools.lru_cache(maxsize=256)
 def _limits_items(limits: Limits) -> tuple:
     return tuple(dataclasses.asdict(limits).items())
@@ -780,9 +785,8 @@ class SandboxExecutor:
             r.validate()
             if get_language(r.language).runner != "python":
                 continue
-            key = (r.setup, tuple(r.tests), r.entry_point)
             with self._compiled_lock:
-                known = key in self._compiled
+                known = _tests_key(r) in self._compiled
             if not known:
                 try:
                     self._compile_trusted(r)
@@ -1005,7 +1009,7 @@ class SandboxExecutor:
         self, req: ExecutionRequest
     ) -> tuple[bytes | None, list, list[str], list[str], list[str]]:
         """Rewrite and compile the (trusted) set-up and tests once; the workers get marshalled code."""
-        key = (req.setup, tuple(req.tests), req.entry_point)
+        key = _tests_key(req)
         with self._compiled_lock:
             hit = self._compiled.get(key)
             if hit is not None:

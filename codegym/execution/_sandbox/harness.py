@@ -356,7 +356,8 @@ def prepare(helper_names: tuple[str, str, str, str]) -> None:
     names = ("strict_compare", "sanitize_return", "sanitize_soft", "normalize", "_eq")
     names += ("_python_operators", "_to_builtin", "_short")
     methods = _tuple((k, v) for k, v in Poisoned.__dict__.items() if _isinstance(v, types.FunctionType))
-    codes = [module[n].__code__ for n in names] + [v.__code__ for _k, v in methods]
+    originals = _set(v for _k, v in methods) | {module[n] for n in names}  # methods share functions
+    codes = [f.__code__ for f in originals]
     bdict = builtins.__dict__
     own: dict = {"__builtins__": {}}  # everything they use is in here
     for n in _sorted(_global_names(codes)):
@@ -365,7 +366,7 @@ def prepare(helper_names: tuple[str, str, str, str]) -> None:
         elif n in bdict:
             own[n] = bdict[n]
     rebuilt = {}
-    for f in _set(v for _k, v in methods) | {module[n] for n in names}:
+    for f in originals:
         g = types.FunctionType(f.__code__, own, f.__name__, f.__defaults__, f.__closure__)
         g.__kwdefaults__ = f.__kwdefaults__
         g.__doc__ = f.__doc__
@@ -375,7 +376,7 @@ def prepare(helper_names: tuple[str, str, str, str]) -> None:
         module[n] = own[n] = rebuilt[module[n]]
     for k, v in methods:
         type.__setattr__(Poisoned, k, rebuilt[v])
-    helpers = _tuple(module[n] for n in names) + _tuple(rebuilt[v] for v in _set(v for _k, v in methods))
+    helpers = _tuple(rebuilt.values())
     bsnap = _tuple(bdict.items())
     _PREPARED.update(
         helper_names=_tuple(helper_names),

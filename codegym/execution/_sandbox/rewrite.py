@@ -158,12 +158,15 @@ class _Pass:
             _collect_binding(node, self.bound)
         elif t is ast.Import:
             for alias in node.names:
-                parts = alias.name.split(".")
-                self.imports.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+                self._imported(alias.name)
         elif t is ast.ImportFrom and not node.level and node.module:
-            parts = node.module.split(".")
-            self.imports.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+            self._imported(node.module)
         return node
+
+    def _imported(self, module: str) -> None:
+        """Note an imported module and the packages above it (``a.b.c``: ``a``, ``a.b``, ``a.b.c``)."""
+        parts = module.split(".")
+        self.imports.update(".".join(parts[: i + 1]) for i in range(len(parts)))
 
     def _compare(self, op: ast.cmpop, left: ast.expr, right: ast.expr, where: ast.AST) -> ast.expr:
         if type(op) not in _OPS:

@@ -79,12 +79,16 @@ else:  # pragma: no cover - CPython always has the C accelerator
     _encode = json.dumps
 
 
-def send(fd: int, obj) -> None:
-    data = _encode(obj).encode("ascii", "replace")
+def write_frame(fd: int, data: bytes) -> None:
+    """Write ``data`` with its length in front (what ``recv`` reads), however the pipe splits it."""
     data = _LEN.pack(len(data)) + data
     while data:
         n = os.write(fd, data)
         data = data[n:]
+
+
+def send(fd: int, obj) -> None:
+    write_frame(fd, _encode(obj).encode("ascii", "replace"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -110,11 +114,7 @@ class Forker:
         self.fds_open: tuple[int, ...] = (req_w, ans_r, statm, vr, out_fd, err_fd)
 
     def send(self, job) -> None:
-        data = marshal.dumps(job)
-        data = _LEN.pack(len(data)) + data
-        while data:
-            n = os.write(self.req_w, data)
-            data = data[n:]
+        write_frame(self.req_w, marshal.dumps(job))
 
     def answer(self, wait_s: float = 0.0):
         """Return (wait status, CPU seconds) of the finished candidate, None if it runs, or LOST."""
@@ -476,23 +476,28 @@ class Worker:
 
     # -- one candidate ---------------------------------------------------------------------------------
 
+    def deadlines(self, lim: dict, n: int) -> tuple[float, float]:
+        """Return (per-phase timeout, total) for a candidate with ``n`` tests; note its CPU budget."""
+        timeout = float(lim["timeout_s"])
+        total = float(lim["total_timeout_s"] or timeout * (n + 2))
+        self.cpu_limit_hint = float(lim["cpu_s"]) if lim.get("cpu_s") else total + 1.0
+        return timeout, total
+
     def run(self, req: dict) -> dict:
         if req.get("language", "python") != "python":
             return self.external().run(self, req)
         if self.use_forker:
             return self.run_forked(req)
         lim = req["limits"]
-        timeout = float(lim["timeout_s"])
         tests = self.load_tests(req["tests"])
         n = len(tests)
-        total = float(lim["total_timeout_s"] or timeout * (n + 2))
+        timeout, total = self.deadlines(lim, n)
         setup_code = marshal.loads(req["setup"]) if req.get("setup") else None
         reads = frozenset(req.get("reads", ()))
         redirected = harness.redirections(tuple(req.get("builtins", ())))
         imports = tuple(req.get("imports", ()))
         if imports:
             self.preload_test_modules(imports)
-        self.cpu_limit_hint = float(lim["cpu_s"]) if lim.get("cpu_s") else total + 1.0
         nonce = os.urandom(16)
         vr, vw, out_fd, err_fd = self.verdict_channel()
         limits = self.rlimits(lim)
@@ -517,16 +522,8 @@ class Worker:
             sup = self.supervise(pid, start, timeout, total, n, nonce, vr, pidfd)
             self.kill_all(None)
             killed = True
-            cap = int(lim["output_bytes"])
-            outs = []
-            for fd in (out_fd, err_fd):
-                try:
-                    outs.append(os.pread(fd, cap, 0).decode("utf-8", "replace") if cap else "")
-                except OSError:
-                    outs.append("")
-            elapsed = time.monotonic() - start
-            result = self.verdicts(sup, n, elapsed)
-            result["stdout"], result["stderr"] = outs
+            result = self.verdicts(sup, n, time.monotonic() - start)
+            result["stdout"], result["stderr"] = _read_captures(out_fd, err_fd, int(lim["output_bytes"]))
             return result
         finally:
             for fd in (vr, out_fd, err_fd):
@@ -655,10 +652,8 @@ class Worker:
     def run_forked(self, req: dict) -> dict:
         """Run one Python candidate through the forker."""
         lim = req["limits"]
-        timeout = float(lim["timeout_s"])
         n = len(req["tests"])
-        total = float(lim["total_timeout_s"] or timeout * (n + 2))
-        self.cpu_limit_hint = float(lim["cpu_s"]) if lim.get("cpu_s") else total + 1.0
+        timeout, total = self.deadlines(lim, n)
         code = self.precompile(req["code"])
         nonce = os.urandom(16)
         fk = self.forker
@@ -697,15 +692,8 @@ class Worker:
                 pass
         if self.forker is fk:
             self.reap_orphans(fk)
-        cap = int(lim["output_bytes"])
-        outs = []
-        for fd in (fk.out_fd, fk.err_fd):
-            try:
-                outs.append(os.pread(fd, cap, 0).decode("utf-8", "replace") if cap else "")
-            except OSError:
-                outs.append("")
         result = self.verdicts(sup, n, time.monotonic() - start)
-        result["stdout"], result["stderr"] = outs
+        result["stdout"], result["stderr"] = _read_captures(fk.out_fd, fk.err_fd, int(lim["output_bytes"]))
         if self.forker is fk:
             self.reset_shared(fk)
         else:
@@ -758,8 +746,6 @@ class Worker:
                 listed = os.pread(self.children_fd, 1 << 16, 0).split()
             except OSError:
                 listed = []
-            if len(listed) == 1 and listed[0] == keep:
-                return
             others = [int(p) for p in listed if p != keep]
             if not others:
                 return
@@ -1360,6 +1346,17 @@ class Worker:
         self.kill_all(None)
         if not self.mount_ns:
             _rmtree(self.base)
+
+
+def _read_captures(out_fd: int, err_fd: int, cap: int) -> tuple[str, str]:
+    """Return the first ``cap`` bytes of the candidate's stdout and stderr captures, decoded."""
+    outs = []
+    for fd in (out_fd, err_fd):
+        try:
+            outs.append(os.pread(fd, cap, 0).decode("utf-8", "replace") if cap else "")
+        except OSError:
+            outs.append("")
+    return outs[0], outs[1]
 
 
 def _rmtree(path: str) -> None:
