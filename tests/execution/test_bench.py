@@ -1,4 +1,4 @@
-"""The execution benchmark's three engines, on the two candidates of one HumanEval problem."""
+"""The execution benchmark's four engines, on the two candidates of one HumanEval problem."""
 
 from __future__ import annotations
 
@@ -46,3 +46,18 @@ def test_codegym_and_unsafe_exec_get_both_verdicts_right(one_problem) -> None:
         assert stats["cache_hits"] == 0 and stats["executions"] >= 2
     seconds, correct = bench.run_unsafe(one_problem)
     assert correct == 2
+
+
+def test_the_bare_fork_loop_gets_both_verdicts_right(one_problem) -> None:
+    for workers in (1, 2):
+        seconds, correct = bench.run_bare_fork(one_problem, workers=workers)
+        assert correct == 2
+        assert seconds > 0
+
+
+def test_a_failed_bare_fork_loop_says_why(one_problem, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A module the loop cannot import: it dies before it is ready, and the error carries its stderr.
+    monkeypatch.setattr("codegym.execution.executor.PRELOAD", ["no_such_module_codegym"])
+    expected = r"(?s)bare fork loop failed \(exit status 1\).*no_such_module_codegym"
+    with pytest.raises(RuntimeError, match=expected):
+        bench.run_bare_fork(one_problem, workers=2)
