@@ -4,7 +4,9 @@ Run by :func:`codegym.execution.bench.run_bare_fork` as ``python -I -S _bare_for
 fresh interpreter (standard library only). It imports ``MODULES`` (comma-separated: what codegym's
 workers pre-import), reads a JSON list of programs from one line of stdin, prints ``ready``, waits for
 a line on stdin, then for each program compiles it, forks, ``exec``s it in the child and waits for the
-child's exit. It prints a JSON list: for each program, whether its child exited with status 0.
+child's exit. It prints a JSON object: ``passed`` (for each program, whether its child exited with
+status 0), and the children's mean CPU seconds (``child_cpu_s``) and minor page faults
+(``child_faults``), from ``getrusage(RUSAGE_CHILDREN)``.
 
 This is the floor of any engine that runs each candidate in a fresh process forked from a warm
 interpreter: no isolation, no limits, no deadline, no protected verdicts. Only the benchmark's own
@@ -17,6 +19,7 @@ import gc
 import importlib
 import json
 import os
+import resource
 import sys
 
 
@@ -31,6 +34,7 @@ def main() -> None:
     gc.freeze()  # as codegym's workers do: a collection in a child copies no frozen object
     print("ready", flush=True)
     sys.stdin.readline()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     passed = []
     for source in programs:
         code = compile(source, "<candidate>", "exec")
@@ -44,7 +48,11 @@ def main() -> None:
                 os._exit(1)
             os._exit(0)
         passed.append(os.waitpid(pid, 0)[1] == 0)
-    print(json.dumps(passed), flush=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    n = max(1, len(programs))
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    faults = after.ru_minflt - before.ru_minflt
+    print(json.dumps({"passed": passed, "child_cpu_s": cpu / n, "child_faults": faults / n}), flush=True)
 
 
 if __name__ == "__main__":

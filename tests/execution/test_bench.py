@@ -44,15 +44,18 @@ def test_codegym_and_unsafe_exec_get_both_verdicts_right(one_problem) -> None:
         )
         assert correct == 2 and seconds > 0 and isolation
         assert stats["cache_hits"] == 0 and stats["executions"] >= 2
+        assert stats["child_cpu_s"] > 0
     seconds, correct = bench.run_unsafe(one_problem)
     assert correct == 2
 
 
 def test_the_bare_fork_loop_gets_both_verdicts_right(one_problem) -> None:
     for workers in (1, 2):
-        seconds, correct = bench.run_bare_fork(one_problem, workers=workers)
+        seconds, correct, children = bench.run_bare_fork(one_problem, workers=workers)
         assert correct == 2
         assert seconds > 0
+        # Every child ran (and faulted in at least its stack and the pages it wrote).
+        assert children["child_cpu_s"] > 0 and children["child_faults"] >= 1
 
 
 def test_a_failed_bare_fork_loop_says_why(one_problem, monkeypatch: pytest.MonkeyPatch) -> None:
