@@ -365,13 +365,7 @@ def prepare(helper_names: tuple[str, str, str, str]) -> None:
             own[n] = module[n]
         elif n in bdict:
             own[n] = bdict[n]
-    rebuilt = {}
-    for f in originals:
-        g = types.FunctionType(f.__code__, own, f.__name__, f.__defaults__, f.__closure__)
-        g.__kwdefaults__ = f.__kwdefaults__
-        g.__doc__ = f.__doc__
-        g.__qualname__ = f.__qualname__
-        rebuilt[f] = g
+    rebuilt = {f: _rebind(f, own) for f in originals}
     for n in names:
         module[n] = own[n] = rebuilt[module[n]]
     for k, v in methods:
@@ -391,11 +385,22 @@ def prepare(helper_names: tuple[str, str, str, str]) -> None:
     )
     private = _dict(module)
     private["__builtins__"] = _dict(bdict)
-    shared = module["run_candidate"]
-    runner = types.FunctionType(shared.__code__, private, shared.__name__, shared.__defaults__)
-    runner.__kwdefaults__ = shared.__kwdefaults__
-    runner.__doc__ = shared.__doc__
-    module["run_candidate"] = private["run_candidate"] = runner
+    module["run_candidate"] = private["run_candidate"] = _rebind(module["run_candidate"], private)
+
+
+def _rebind(f, namespace: dict):
+    """Return a copy of function ``f`` that reads its globals (and builtins) from ``namespace``."""
+    g = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__, f.__closure__)
+    g.__kwdefaults__ = f.__kwdefaults__
+    g.__doc__ = f.__doc__
+    g.__qualname__ = f.__qualname__
+    return g
+
+
+def snapshot(module) -> tuple:
+    """Return (``module``'s (name, value) pairs, its values): what the integrity checks compare it with."""
+    pairs = _tuple(module.__dict__.items())
+    return pairs, _tuple(v for _k, v in pairs)
 
 
 def _global_names(codes) -> set:
@@ -600,8 +605,7 @@ def run_candidate(
             if pre is not None and pre[0] is obj:
                 items = pre[1:]
             else:
-                pairs = _tuple(obj.__dict__.items())
-                items = (pairs, _tuple(v for _k, v in pairs))
+                items = snapshot(obj)
             if sys_modules.get(obj.__name__) is obj:
                 key = obj.__name__  # it must stay there: a test's import would find whatever is
         guards.append((name, obj, items, key))

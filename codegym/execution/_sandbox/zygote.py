@@ -339,9 +339,8 @@ class Worker:
         self.snapshots = {}
         self.unimportable: set[str] = set()
         for name, mod in self.preloaded.items():
-            pairs = tuple(mod.__dict__.items())
             # (module, its (name, value) pairs, its values): what the harness compares it with
-            self.snapshots[name] = (mod, pairs, tuple(v for _k, v in pairs))
+            self.snapshots[name] = (mod, *harness.snapshot(mod))
         if "_sitebuiltins" not in sys.modules:  # started with -S: give candidates exit() and quit()
             import _sitebuiltins
             import builtins
@@ -806,8 +805,7 @@ class Worker:
             except BaseException:  # noqa: BLE001 - whatever a module raises, the test's import says it
                 self.unimportable.add(name)
                 continue
-            pairs = tuple(mod.__dict__.items())
-            snaps[name] = (mod, pairs, tuple(v for _k, v in pairs))
+            snaps[name] = (mod, *harness.snapshot(mod))
 
     def load_tests(self, blobs: list) -> list:
         """Unmarshal the tests' code, reusing what earlier requests sent (the same tests recur)."""
