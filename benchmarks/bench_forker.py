@@ -17,8 +17,8 @@ import statistics
 import sys
 import time
 
-from codegym.execution import ExecutionRequest, Limits, SandboxExecutor
-from codegym.execution.bench import load_candidates
+from codegym.execution import SandboxExecutor
+from codegym.execution.bench import candidate_requests, load_candidates
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -57,15 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternations of the two (default 5)")
     args = parser.parse_args(argv)
     cands = load_candidates()
-    reqs = [
-        ExecutionRequest(
-            code=c["problem"]["prompt"] + c["completion"],
-            tests=[c["problem"]["test"] + f"\ncheck({c['problem']['entry_point']})"],
-            entry_point=c["problem"]["entry_point"],
-            limits=Limits(timeout_s=10.0),
-        )
-        for c in cands
-    ]
+    reqs = candidate_requests(cands, timeout=10.0)
     executors = {}
     for name, flag in (("worker forks", "0"), ("forker", "1")):
         os.environ["CODEGYM_SANDBOX_FORKER"] = flag  # read when a worker starts

@@ -44,6 +44,22 @@ def load_candidates() -> list[dict]:
     return out
 
 
+def candidate_requests(cands: list[dict], timeout: float) -> list:
+    """Return codegym's ``ExecutionRequest`` for each candidate: its code, the problem's tests, their call."""
+    from codegym.execution import ExecutionRequest, Limits
+
+    limits = Limits(timeout_s=timeout)
+    return [
+        ExecutionRequest(
+            code=c["problem"]["prompt"] + c["completion"],
+            tests=[c["problem"]["test"] + f"\ncheck({c['problem']['entry_point']})"],
+            entry_point=c["problem"]["entry_point"],
+            limits=limits,
+        )
+        for c in cands
+    ]
+
+
 def run_codegym(
     cands: list[dict], workers: int, timeout: float, tests_compiled: bool = False
 ) -> tuple[float, int, str, dict]:
@@ -54,18 +70,9 @@ def run_codegym(
     ``tests_compiled``: compile the tasks' tests before the clock starts (what every candidate after a
     task's first one finds); otherwise the run compiles them, once per task, as a fresh executor does.
     """
-    from codegym.execution import ExecutionRequest, Limits, SandboxExecutor
+    from codegym.execution import ExecutionRequest, SandboxExecutor
 
-    limits = Limits(timeout_s=timeout)
-    reqs = [
-        ExecutionRequest(
-            code=c["problem"]["prompt"] + c["completion"],
-            tests=[c["problem"]["test"] + f"\ncheck({c['problem']['entry_point']})"],
-            entry_point=c["problem"]["entry_point"],
-            limits=limits,
-        )
-        for c in cands
-    ]
+    reqs = candidate_requests(cands, timeout)
     with SandboxExecutor(workers=workers, cache_size=0) as ex:
         isolation = ex.isolation
         # Warm up: start every worker before the clock starts.
