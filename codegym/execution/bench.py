@@ -55,13 +55,8 @@ def candidate_requests(cands: list[dict], timeout: float) -> list:
 
     limits = Limits(timeout_s=timeout)
     return [
-        ExecutionRequest(
-            code=c["problem"]["prompt"] + c["completion"],
-            tests=[c["problem"]["test"] + f"\ncheck({c['problem']['entry_point']})"],
-            entry_point=c["problem"]["entry_point"],
-            limits=limits,
-        )
-        for c in cands
+        ExecutionRequest(code=code, tests=[tests], entry_point=c["problem"]["entry_point"], limits=limits)
+        for c, (code, tests) in zip(cands, map(_parts, cands), strict=True)
     ]
 
 
@@ -163,24 +158,31 @@ def run_human_eval(
     return seconds, correct
 
 
-def _program(cand: dict) -> str:
-    """Return the whole program of a candidate: prompt, completion, the problem's tests, their call."""
+def _parts(cand: dict) -> tuple[str, str]:
+    """Return a candidate's (code, tests): prompt and completion; the problem's tests and their call."""
     p = cand["problem"]
-    return p["prompt"] + cand["completion"] + "\n" + p["test"] + "\n" + f"check({p['entry_point']})"
+    return p["prompt"] + cand["completion"], p["test"] + f"\ncheck({p['entry_point']})"
+
+
+def _program(cand: dict) -> str:
+    """Return the whole program of a candidate: its code, then its tests."""
+    return "\n".join(_parts(cand))
 
 
 def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int, dict[str, float]]:
     """Time the bare fork loop (``_bare_fork.py``) with ``workers`` processes.
 
-    Each process has imported what codegym's workers pre-import and takes every ``workers``-th
-    program; the clock runs from the moment all are ready until the last one is done. A fresh process
-    per candidate and nothing else: the floor of codegym's design, and of any engine that forks one.
+    Each process has imported what codegym's workers pre-import, takes every ``workers``-th
+    candidate and compiles their tests; the clock runs from the moment all are ready until the last
+    one is done (each candidate's code compiled, forked, run with its tests, waited for). A fresh
+    process per candidate and nothing else, with the tests compiled ahead as codegym's run with the
+    tests compiled: the floor of codegym's design, and of any engine that forks one.
     Returns (seconds, right verdicts, the children's mean ``child_cpu_s`` and ``child_faults``).
     """
     from codegym.execution.executor import PRELOAD
 
     runner = str(Path(__file__).with_name("_bare_fork.py"))
-    programs = [_program(c) for c in cands]
+    pairs = [_parts(c) for c in cands]
     procs = [
         subprocess.Popen(
             [sys.executable, "-I", "-S", runner, ",".join(PRELOAD)],
@@ -194,7 +196,7 @@ def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int, dict[str
     try:
         for w, proc in enumerate(procs):
             assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(json.dumps(programs[w::workers]) + "\n")
+            proc.stdin.write(json.dumps(pairs[w::workers]) + "\n")
             proc.stdin.flush()
         for proc in procs:
             if proc.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
@@ -205,14 +207,14 @@ def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int, dict[str
             proc.stdin.flush()  # type: ignore[union-attr]
         lines = [proc.stdout.readline() for proc in procs]  # type: ignore[union-attr]
         seconds = time.perf_counter() - start
-        passed: list = [None] * len(programs)
+        passed: list = [None] * len(pairs)
         children = {"child_cpu_s": 0.0, "child_faults": 0.0}
         for w, (proc, line) in enumerate(zip(procs, lines, strict=True)):
             if not line.strip():
                 raise RuntimeError(_runner_failure("the bare fork loop", proc))
             out = json.loads(line)
             passed[w::workers] = out["passed"]
-            share = len(out["passed"]) / len(programs)  # the means, weighted by programs run
+            share = len(out["passed"]) / len(pairs)  # the means, weighted by candidates run
             for key in children:
                 children[key] += out[key] * share
     finally:

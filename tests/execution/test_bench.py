@@ -111,3 +111,11 @@ def test_a_real_round_gets_every_verdict_right(one_problem) -> None:
         assert len(rnd.runs[engine]) == 2 and rnd.all_right(engine)
     assert rnd.correct["unsafe"] == 2
     assert rnd.children["child_faults"] >= 1 and rnd.stats["child_cpu_s"] > 0
+
+
+def test_the_bare_fork_loop_compiles_the_tests_before_the_clock(one_problem) -> None:
+    # Tests that do not compile stop the loop before it says it is ready (the clock never starts).
+    right = one_problem[0]
+    broken = {**right, "problem": {**right["problem"], "test": "def check(candidate:\n"}}
+    with pytest.raises(RuntimeError, match=r"(?s)bare fork loop failed \(exit status 1\).*SyntaxError"):
+        bench.run_bare_fork([broken], workers=1)
