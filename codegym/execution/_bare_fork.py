@@ -1,16 +1,18 @@
 """The bare fork loop of the execution benchmark: a fresh process per program, and nothing else.
 
-Run by :func:`codegym.execution.bench.run_bare_fork` as ``python -I -S _bare_fork.py MODULES
+Run by :func:`codegym.execution.bench.run_bare_fork` as ``python -I -S _bare_fork.py MODULES FD
 [--limits]`` in a fresh interpreter (standard library only). It imports ``MODULES``
 (comma-separated: what codegym's workers pre-import; with ``--limits`` also what the tests import),
-reads a JSON list of ``[code, tests]`` pairs from one line of stdin, compiles every pair's
-tests, prints ``ready`` and waits for a line on stdin. Then for each pair it compiles the code,
+reads a JSON list of ``[code, tests]`` pairs from one line of stdin, compiles every pair's tests,
+prints ``ready`` and waits for a line on stdin. Then it takes the index of the next pair to run
+from the pipe ``FD`` (4 bytes each, shared with the other loops of the run, so that work is
+balanced as in codegym's pool: whichever loop is free takes the next pair), compiles its code,
 forks, ``exec``s the code and then the tests in one namespace in the child, and waits for the
-child's exit. The tests are compiled before the clock starts, as in codegym's run with the tests
-compiled ahead; the code, like codegym's candidates, in the loop. It prints a JSON object:
-``passed`` (for each pair, whether its child exited with status 0), and the children's mean CPU
-seconds (``child_cpu_s``) and minor page faults (``child_faults``), from
-``getrusage(RUSAGE_CHILDREN)``.
+child's exit, until the pipe is empty and closed. The tests are compiled before the clock starts,
+as in codegym's run with the tests compiled ahead; the code, like codegym's candidates, in the
+loop. It prints a JSON object: ``ran`` (the indices it ran), ``passed`` (for each, whether its
+child exited with status 0), and the children's mean CPU seconds (``child_cpu_s``) and minor page
+faults (``child_faults``), from ``getrusage(RUSAGE_CHILDREN)``.
 
 This is the floor of any engine that runs each candidate in a fresh process forked from a warm
 interpreter: no isolation, no limits, no deadline, no protected verdicts. Only the benchmark's own
@@ -75,7 +77,8 @@ def main() -> None:
     for name in sys.argv[1].split(","):
         if name:
             importlib.import_module(name)
-    limited = "--limits" in sys.argv[2:]
+    queue = int(sys.argv[2])
+    limited = "--limits" in sys.argv[3:]
     pairs = json.loads(sys.stdin.readline())
     tests = [compile(t, "<tests>", "exec") for _code, t, *_imports in pairs]
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -86,8 +89,14 @@ def main() -> None:
     print("ready", flush=True)
     sys.stdin.readline()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    passed = []
-    for (source, _t, *imports), test in zip(pairs, tests, strict=True):
+    ran, passed = [], []
+    while True:
+        # Reads of at most PIPE_BUF bytes are atomic: each loop gets whole indices, each index once.
+        token = os.read(queue, 4)
+        if not token:
+            break
+        i = int.from_bytes(token, "little")
+        (source, _t, *imports), test = pairs[i], tests[i]
         code = compile(source, "<candidate>", "exec")
         pid = os.fork()
         if pid == 0:
@@ -114,14 +123,16 @@ def main() -> None:
             except BaseException:  # noqa: BLE001
                 os._exit(1)
             os._exit(0)
+        ran.append(i)
         passed.append(os.waitpid(pid, 0)[1] == 0)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if workdir:
         os.rmdir(workdir)  # the programs write nothing (a leftover file makes this fail loudly)
-    n = max(1, len(pairs))
+    n = max(1, len(ran))
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     faults = after.ru_minflt - before.ru_minflt
-    print(json.dumps({"passed": passed, "child_cpu_s": cpu / n, "child_faults": faults / n}), flush=True)
+    out = {"ran": ran, "passed": passed, "child_cpu_s": cpu / n, "child_faults": faults / n}
+    print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

