@@ -102,24 +102,25 @@ def main() -> None:
         code = compile(source, "<candidate>", "exec")
         pid = os.fork()
         if pid == 0:
-            if limited:
-                os.setsid()
-                os.dup2(devnull, 0)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-            if limited:
-                os.closerange(3, 1024)
-                for res, value in limits:
-                    setrlimit(res, value)
-                os.chdir(workdir)
-                for name in imports[0] if imports else ():
-                    importlib.import_module(name)
-                if uid is not None:
-                    os.setgroups([])
-                    os.setresgid(uid, uid, uid)
-                    os.setresuid(uid, uid, uid)
-            ns = {"__name__": "__candidate__"}
+            # Whatever fails here fails the program: the child must never return into the loop.
             try:
+                if limited:
+                    os.setsid()
+                    os.dup2(devnull, 0)
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                if limited:
+                    os.closerange(3, 1024)
+                    for res, value in limits:
+                        setrlimit(res, value)
+                    os.chdir(workdir)
+                    for name in imports[0] if imports else ():
+                        importlib.import_module(name)
+                    if uid is not None:
+                        os.setgroups([])
+                        os.setresgid(uid, uid, uid)
+                        os.setresuid(uid, uid, uid)
+                ns = {"__name__": "__candidate__"}
                 exec(code, ns)  # noqa: S102 - trusted programs (see above)
                 exec(test, ns)  # noqa: S102
             except BaseException:  # noqa: BLE001

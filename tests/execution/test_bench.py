@@ -212,3 +212,12 @@ def test_the_cpu_breakdown_names_every_process() -> None:
     # Where /proc cannot say how long the workers ran, only the fork loops are broken down.
     assert bench.cpu_breakdown({"host_cpu_s": 0.0002, "child_cpu_s": 0.0024}, loops).startswith("limited")
     assert bench._sandbox_cpu([2**22 + 12345]) is None  # no such process
+
+
+def test_a_limited_child_that_cannot_import_its_module_fails_alone(one_problem) -> None:
+    # The child's failure before the program runs is that program's verdict, nothing more: the loop
+    # goes on and every other candidate runs exactly once (run_bare_fork checks that).
+    right, wrong = one_problem
+    broken = {**right, "completion": right["completion"] + "\nimport no_such_module_codegym\n"}
+    seconds, correct, _children = bench.run_bare_fork([broken, right, wrong], workers=2, limits=True)
+    assert correct == 2  # the broken one "passed" is wrong, the other two are right
