@@ -223,22 +223,22 @@ def run_bare_fork(
         modules += [m for m in _imported_modules(t for _c, t in pairs) if m not in modules]
         pairs = [(code, tests, _imported_modules([code])) for code, tests in pairs]
     queue_r, queue_w = os.pipe()  # the candidates' indices, taken by whichever loop is free
+    procs: list[subprocess.Popen] = []
     try:
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-I", "-S", runner, ",".join(modules), str(queue_r)]
-                + (["--limits"] if limits else []),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                pass_fds=(queue_r,),
+        for _ in range(workers):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-I", "-S", runner, ",".join(modules), str(queue_r)]
+                    + (["--limits"] if limits else []),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    pass_fds=(queue_r,),
+                )
             )
-            for _ in range(workers)
-        ]
-    finally:
         os.close(queue_r)
-    try:
+        queue_r = -1
         for proc in procs:
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(json.dumps(pairs) + "\n")
@@ -271,8 +271,9 @@ def run_bare_fork(
             for key in children:
                 children[key] += out[key] * share
     finally:
-        if queue_w >= 0:
-            os.close(queue_w)
+        for fd in (queue_r, queue_w):
+            if fd >= 0:
+                os.close(fd)
         for proc in procs:
             proc.kill()
             proc.communicate()
