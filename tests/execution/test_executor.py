@@ -91,6 +91,37 @@ def test_per_test_timeout_then_not_run(ex: SandboxExecutor) -> None:
     assert r.status is Outcome.TIMEOUT
 
 
+def test_finished_tests_keep_their_verdicts_when_the_next_one_dies(ex: SandboxExecutor) -> None:
+    # A test's verdict may be written together with the next test's start: a death in that next test
+    # must not lose it.
+    code = "import os\ndef f(x):\n    if x == 2:\n        os.kill(os.getpid(), 9)\n    return x"
+    r = ex.run(code, ["assert f(0) == 0", "assert f(1) == 5", "assert f(2) == 2", "assert f(0) == 0"])
+    outcomes = [t.outcome for t in r.tests]
+    assert outcomes == [Outcome.PASSED, Outcome.FAILED, Outcome.CRASHED, Outcome.NOT_RUN]
+    assert "SIGKILL" in r.tests[2].message
+
+
+def test_a_death_while_defining_is_the_candidates_with_or_without_setup(ex: SandboxExecutor) -> None:
+    for setup in ("", "import math"):
+        r = ex.run("import os\nos._exit(3)", ["assert True"], setup=setup)
+        assert r.status is Outcome.CRASHED, (setup, r)
+        assert r.message.startswith("candidate:") and "status 3" in r.message, (setup, r.message)
+        assert r.tests[0].outcome is Outcome.NOT_RUN
+
+
+def test_candidates_start_with_nothing_of_the_forker_to_collect(ex: SandboxExecutor) -> None:
+    # What the process that forks candidates allocated is frozen before each fork: every child starts
+    # with about the same count of new objects (what the harness made), whatever ran before it, so
+    # none starts with a collection of what the forker accumulated (without the freeze it grows).
+    counts = set()
+    for i in range(12):
+        tests = [f"assert {i} == {i}", f"x = [[{i}] * {i}]"]  # a new test set: the forker keeps it
+        r = ex.run("import gc\nprint(gc.get_count()[0])", tests)
+        assert r.passed, r
+        counts.add(int(r.stdout))
+    assert max(counts) - min(counts) <= 5, counts
+
+
 def test_total_timeout(ex: SandboxExecutor) -> None:
     code = "import time\ndef f():\n    time.sleep(0.4)\n    return 1"
     r = ex.run(code, ["assert f() == 1"] * 5, limits=Limits(timeout_s=2.0, total_timeout_s=1.0))

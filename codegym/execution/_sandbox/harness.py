@@ -26,7 +26,7 @@ import types
 HEADER = struct.Struct("<cih")
 TIME = struct.Struct("<d")  # BEGIN: time.monotonic() at the start; END: duration of the phase
 NONCE_BYTES = 16
-MAX_PAYLOAD = 3000  # frames stay below PIPE_BUF (4096) so every write is atomic
+MAX_PAYLOAD = 3000  # a frame, with the short one written with it, stays below PIPE_BUF (4096): atomic
 
 K_BEGIN, K_END, K_DONE = b"B", b"E", b"D"
 # Per-phase result codes (first byte of an END payload).
@@ -484,9 +484,16 @@ def run_candidate(
 
     clock = time.monotonic
     pack_time = TIME.pack
-    began = [0.0]
+    began = [0.0, b""]  # when the current phase began; frames not written yet
 
-    def send(kind: bytes, index: int, result: bytes = b"", exc: str = "", msg: str = "") -> None:
+    def send(
+        kind: bytes, index: int, result: bytes = b"", exc: str = "", msg: str = "", flush: bool = True
+    ) -> None:
+        """Frame a verdict; write it, with the frames held back before it, unless ``flush`` is false.
+
+        A frame is held back only when the harness itself runs next and sends another before any
+        candidate or test code runs, so the worker always has every frame of what finished.
+        """
         if getpid() != mypid:  # a forked copy of the harness must not speak for the candidate
             _exit(0)
         now = clock()
@@ -498,7 +505,12 @@ def run_candidate(
             payload = (result + pack_time(now - began[0]) + text)[:MAX_PAYLOAD]
         else:
             payload = b""
-        write(fd, nonce + pack(kind, index, _len(payload)) + payload)
+        data = began[1] + nonce + pack(kind, index, _len(payload)) + payload
+        if flush:
+            began[1] = b""
+            write(fd, data)  # at most three frames: below PIPE_BUF, one atomic write
+        else:
+            began[1] = data
 
     def finish() -> None:
         for stream in (stdout, stderr):
@@ -580,7 +592,7 @@ def run_candidate(
     ns = {"__name__": "__candidate__", "__builtins__": builtins}
 
     # Phase 1: the trusted set-up.
-    send(K_BEGIN, PHASE_SETUP)
+    send(K_BEGIN, PHASE_SETUP, flush=setup_code is not None)
     try:
         if setup_code is not None:
             exec_(setup_code, ns)
@@ -588,7 +600,7 @@ def run_candidate(
         _kind, name, text = classify(e)
         send(K_END, PHASE_SETUP, R_INFRA, name, "set-up code failed: " + text)
         finish()
-    send(K_END, PHASE_SETUP, R_PASS)
+    send(K_END, PHASE_SETUP, R_PASS, flush=False)
     # Names the tests read that the set-up bound, and the modules they use, must still be the same
     # objects (with the same attributes) when the tests run.
     guards = []
@@ -638,7 +650,7 @@ def run_candidate(
         send(K_END, PHASE_CODE, kind, name, text)
         finish()
     del compiled
-    send(K_END, PHASE_CODE, R_PASS)
+    send(K_END, PHASE_CODE, R_PASS, flush=not tests)
 
     # Phase 3: the tests, in the candidate's namespace, with the helpers installed.
     ns[cmp_name] = strict_compare
@@ -646,6 +658,7 @@ def run_candidate(
     ns[ret_name] = sanitize_return
     for name, obj in redirected:
         ns[name] = obj
+    last = _len(tests) - 1
     for i, test in enumerate(tests):
         send(K_BEGIN, i)
         if test is None or _type(test) is _str:
@@ -665,5 +678,5 @@ def run_candidate(
         if problem:
             send(K_END, i, R_ERROR, "Tampering", "candidate modified the test environment: " + problem)
             break
-        send(K_END, i, kind, name, text)
+        send(K_END, i, kind, name, text, flush=i == last)  # else written with the next BEGIN
     finish()

@@ -585,6 +585,14 @@ class Worker:
         loads = marshal.loads
         fork, wait4, waitpid, kill, write = os.fork, os.wait4, os.waitpid, os.kill, os.write
         setfl, F_SETFL = fcntl.fcntl, fcntl.F_SETFL
+        import gc
+
+        # Before each fork: what the forker allocated since joins the frozen objects and the count of
+        # new ones starts at zero, so no child starts with a collection that walks the forker's
+        # objects (each page it touched would be copied). The forker's per-candidate objects are
+        # freed by reference counting as before; the cycles it could make (a test's module that
+        # fails to import, at most once per name) are never collected.
+        freeze = gc.freeze
         while True:
             try:
                 code, limits, setup, (fresh, tests), reads, used, nonce, imports = recv(req_r)
@@ -604,6 +612,7 @@ class Worker:
             redirected = redirections(tuple(used))
             if imports:
                 self.preload_test_modules(imports)
+            freeze()
             pid = fork()
             if pid == 0:
                 reads = frozenset(reads)
@@ -996,7 +1005,12 @@ class Worker:
         lost = ""
         timed_out = None
         total_deadline = start + total
+        # The forker has only just been sent the job: sleep before looking for its answer.
+        asleep_first = forker is not None
         while True:
+            if asleep_first:
+                asleep_first = False
+                poller.poll(min(timeout, total) * 1000.0 + 1.0)
             if forker is None:
                 try:
                     wpid, wst, ru = os.wait4(pid, os.WNOHANG)
