@@ -1,12 +1,14 @@
-"""What the forker saves: one sandbox worker forking each candidate itself, against it using a forker.
+"""What the forker saves, and what the harness's checks in C save, one sandbox worker against another.
 
 In a PID namespace the worker hands Python candidates to a forker process (see ``docs/execution.md``,
-Throughput); ``CODEGYM_SANDBOX_FORKER=0`` makes it fork them itself. This runs the 328 HumanEval
-programs of ``bench_execution.py`` (the tests compiled beforehand) through one worker of each kind,
-alternating, and prints per candidate the CPU time of the sandbox's processes (worker, forker,
-candidates), their page faults, and the wall time, with the ratio of the two.
+Throughput); ``CODEGYM_SANDBOX_FORKER=0`` makes it fork them itself. ``--compare checks`` compares
+instead the harness's integrity checks in C (``_identity.c``, where it was built) with the same
+checks in Python (``CODEGYM_SANDBOX_COMPILED_CHECKS=0``), both with the forker. This runs the 328
+HumanEval programs of ``bench_execution.py`` (the tests compiled beforehand) through one worker of
+each kind, alternating, and prints per candidate the CPU time of the sandbox's processes (worker,
+forker, candidates), their page faults, and the wall time, with the ratio of the two.
 
-Usage: ``python benchmarks/bench_forker.py [--rounds 5]``
+Usage: ``python benchmarks/bench_forker.py [--rounds 5] [--compare forker|checks]``
 """
 
 from __future__ import annotations
@@ -55,18 +57,45 @@ def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print the figures."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="alternations of the two (default 5)")
+    parser.add_argument(
+        "--compare",
+        choices=("forker", "checks"),
+        default="forker",
+        help="forker: the forker against the worker forking itself (default); "
+        "checks: the harness's checks in C against the same checks in Python",
+    )
     args = parser.parse_args(argv)
     cands = load_candidates()
     reqs = candidate_requests(cands, timeout=10.0)
+    if args.compare == "forker":
+        configs = (
+            ("worker forks", {"CODEGYM_SANDBOX_FORKER": "0"}),
+            ("forker", {"CODEGYM_SANDBOX_FORKER": "1"}),
+        )
+        label = "forker / worker forking itself"
+    else:
+        configs = (
+            ("python checks", {"CODEGYM_SANDBOX_COMPILED_CHECKS": "0"}),
+            ("C checks", {"CODEGYM_SANDBOX_COMPILED_CHECKS": "1"}),
+        )
+        label = "checks in C / checks in Python"
     executors = {}
-    for name, flag in (("worker forks", "0"), ("forker", "1")):
-        os.environ["CODEGYM_SANDBOX_FORKER"] = flag  # read when a worker starts
+    for name, env in configs:
+        os.environ.update(env)  # read when a worker starts
         ex = SandboxExecutor(workers=1, cache_size=0, pin_workers=False)
         ex.run_batch(reqs[:4])  # start the worker (and its forker)
         ex.compile_tests(reqs)
+        problem = ""
         if "namespaces" not in ex.isolation:
-            print("no PID namespace here: the worker always forks its candidates; nothing to compare")
+            problem = "no PID namespace here: the worker always forks its candidates; nothing to compare"
+        elif args.compare == "checks" and ex._workers[0].hello.get("checks") != name.split()[0].lower():
+            checks = ex._workers[0].hello.get("checks")
+            problem = f"{name}: the worker checks in {checks} (was _identity.c built?)"
+        if problem:
+            print(problem)
             ex.close()
+            for other, _ in executors.values():
+                other.close()
             return 1
         stage1 = ex._workers[0].proc.pid
         executors[name] = (ex, _children(stage1)[0])
@@ -95,12 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for ex, _ in executors.values():
             ex.close()
-    base, new = rows["worker forks"], rows["forker"]
+    base, new = rows[configs[0][0]], rows[configs[1][0]]
     cpu = [b["cpu_ms"] / a["cpu_ms"] for a, b in zip(base, new, strict=True)]
     wall = [b["wall_ms"] / a["wall_ms"] for a, b in zip(base, new, strict=True)]
     faults = [b["faults"] / a["faults"] for a, b in zip(base, new, strict=True)]
     print(
-        f"forker / worker forking itself, median of {args.rounds} rounds: CPU per candidate "
+        f"{label}, median of {args.rounds} rounds: CPU per candidate "
         f"{statistics.median(cpu):.2f}, wall {statistics.median(wall):.2f}, page faults "
         f"{statistics.median(faults):.2f}"
     )

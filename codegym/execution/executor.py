@@ -247,6 +247,8 @@ class _Worker:
             "force_user_ns": os.environ.get("CODEGYM_SANDBOX_FORCE_USERNS") == "1",
             # Testing and benchmarking aid: "0" makes the worker fork candidates itself (see zygote.py).
             "forker": os.environ.get("CODEGYM_SANDBOX_FORKER", "1") != "0",
+            # Benchmarking aid: "0" makes the harness check in Python where ``_identity.c`` was built.
+            "compiled_checks": os.environ.get("CODEGYM_SANDBOX_COMPILED_CHECKS", "1") != "0",
         }
         self.proc: subprocess.Popen | None = None
         self.errlog = None

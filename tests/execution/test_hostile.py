@@ -28,12 +28,20 @@ PROGRAMS = programs(TMP_MARKER)
 IS_ROOT = os.geteuid() == 0
 
 
-def _run_all(isolation: str, force_userns: bool = False) -> dict:
-    """Run every applicable hostile program in one batch; return results and what was left behind."""
+def _run_all(
+    isolation: str, force_userns: bool = False, only: frozenset | None = None, python_checks: bool = False
+) -> dict:
+    """Run every applicable hostile program in one batch; return results and what was left behind.
+
+    ``only``: just the programs of these names. ``python_checks``: the harness checks in Python even
+    where its C checks (``_identity.c``) were built.
+    """
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(SECRET_ENV, SECRET_VALUE)
         if force_userns:
             mp.setenv("CODEGYM_SANDBOX_FORCE_USERNS", "1")
+        if python_checks:
+            mp.setenv("CODEGYM_SANDBOX_COMPILED_CHECKS", "0")
         ex = SandboxExecutor(workers=2, limits=LIMITS, cache_size=0, isolation=isolation)
     namespaces = "namespaces" in ex.isolation
     uid_switch = "unprivileged uid" in ex.isolation
@@ -43,6 +51,7 @@ def _run_all(isolation: str, force_userns: bool = False) -> dict:
         if (namespaces or not p.namespace_only)
         and (uid_switch or not p.needs_root)
         and (namespaces or IS_ROOT or not p.name.startswith("kill"))
+        and (only is None or p.name in only)
     ]
     reqs = [
         ExecutionRequest(code=p.code, tests=p.tests, setup=p.setup, entry_point=p.entry_point) for p in chosen
@@ -83,6 +92,48 @@ def userns_run() -> dict:
     if not run["namespaces"]:
         pytest.skip("user namespaces are not available here")
     return run
+
+
+# The verdict forgeries that the harness's integrity checks stop (builtins, helpers, modules, classes).
+FORGERIES = frozenset(
+    (
+        "always_equal_object",
+        "arithmetic_forgery",
+        "bool_forgery_nested",
+        "disable_the_integrity_checks",
+        "fake_builtins_import",
+        "fake_enumerate_over_tests",
+        "int_subclass_equal",
+        "patch_assertion_error",
+        "patch_builtins_abs",
+        "patch_harness_module",
+        "patch_harness_via_helper_globals",
+        "patch_module_function",
+        "patch_module_tests_import",
+        "patch_poisoned_stand_in",
+        "plant_module_tests_import",
+        "rebind_setup_name",
+        "replace_test_helpers",
+        "settrace_skip_asserts",
+        "shadow_builtin_in_namespace",
+        "shadow_module_on_sys_path",
+        "str_and_list_subclass_equal",
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def python_checks_run() -> dict:
+    """The forgeries again, with the harness checking in Python (what a build without a C compiler gets)."""
+    return _run_all("auto", only=FORGERIES, python_checks=True)
+
+
+@pytest.mark.parametrize("name", sorted(FORGERIES))
+def test_forgeries_fail_with_the_python_checks_too(python_checks_run: dict, name: str) -> None:
+    assert name in {p.name for p in PROGRAMS}
+    r = python_checks_run["results"][name]
+    assert r.status is not Outcome.PASSED and r.status is not Outcome.INFRA, (r.status, r.message)
+    assert python_checks_run["after"].passed
 
 
 def test_at_least_30_hostile_programs() -> None:

@@ -111,6 +111,11 @@ _sorted = sorted
 _is = operator.is_
 _values = dict.values
 
+try:  # the same checks in C (``_identity.c``), built with the package where a C compiler is available
+    import _identity as _c_identity
+except ImportError:
+    _c_identity = None
+
 
 _C_CALLABLES = (
     types.WrapperDescriptorType,
@@ -330,6 +335,31 @@ def sanitize_soft(value):
 
 
 # --------------------------------------------------------------------------------------------------
+# Integrity checks by identity. ``_identity.c`` has the same three; they read borrowed references, so
+# they write nothing (here every comparison takes a reference, a write to the object's page, which a
+# forked child must copy).
+
+
+def prefix_is(d: dict, values: tuple) -> bool:
+    """Whether ``d`` has at least ``len(values)`` entries, the first of them ``values``' objects in order."""
+    return _len(d) >= _len(values) and _all(_map(_is, values, _values(d)))
+
+
+def functions_intact(guarded: tuple) -> bool:
+    """Whether each (function, code, defaults, kwdefaults) of ``guarded`` still holds."""
+    for f, c, d, kd in guarded:
+        if f.__code__ is not c or f.__defaults__ is not d or f.__kwdefaults__ is not kd:
+            return False
+    return True
+
+
+def class_is(cls: type, values: tuple, bases: tuple) -> bool:
+    """Whether ``cls`` has exactly ``values``' objects, in order, as its own attributes, and ``bases``."""
+    d = cls.__dict__
+    return _len(d) == _len(values) and cls.__bases__ is bases and _all(_map(_is, values, d.values()))
+
+
+# --------------------------------------------------------------------------------------------------
 # The harness proper.
 
 
@@ -341,11 +371,12 @@ def _short(text: str, limit: int = 400) -> str:
 _PREPARED: dict = {}
 
 
-def prepare(helper_names: tuple[str, str, str, str]) -> None:
+def prepare(helper_names: tuple[str, str, str, str], compiled_checks: bool = True) -> None:
     """Build, in the worker before it forks, everything the harness needs that does not change.
 
     Done once instead of in every child: whatever a child allocates or touches costs it copy-on-write
-    page faults, the largest part of its start-up time.
+    page faults, the largest part of its start-up time. ``compiled_checks``: use the integrity checks
+    of ``_identity.c`` where it was built (``checks_in_c()`` tells), else those of this module.
     """
     module = globals()
     # The test helpers sit in the candidate's namespace, and a function leads to its globals
@@ -385,7 +416,17 @@ def prepare(helper_names: tuple[str, str, str, str]) -> None:
     )
     private = _dict(module)
     private["__builtins__"] = _dict(bdict)
+    if compiled_checks and _c_identity is not None:
+        c = _c_identity
+        _PREPARED["checks"] = (c.prefix_is, c.functions_intact, c.class_is)
+    else:
+        _PREPARED["checks"] = _tuple(_rebind(f, private) for f in (prefix_is, functions_intact, class_is))
     module["run_candidate"] = private["run_candidate"] = _rebind(module["run_candidate"], private)
+
+
+def checks_in_c() -> bool:
+    """Whether the prepared harness checks with ``_identity.c`` (after :func:`prepare`)."""
+    return _type(_PREPARED["checks"][0]) is not _FunctionType
 
 
 def _rebind(f, namespace: dict):
@@ -470,17 +511,16 @@ def run_candidate(
     prepared = _PREPARED
     bsnap = prepared["bsnap"]
     bvalues = prepared["bvalues"]
-    n_builtins = _len(bvalues)
     cmp_name, ret_name, soft_name, _prefix = prepared["helper_names"]
     if redirected is None:
         redirected = redirections(_tuple(builtins_used))
     guarded_code = prepared["guarded_code"]
     poisoned_values = prepared["poisoned_values"]
     poisoned_bases = prepared["poisoned_bases"]
-    poisoned_dict = Poisoned.__dict__
     helper_dict = prepared["helper_dict"]
     helper_values = prepared["helper_values"]
     n_helper = _len(helper_values)
+    prefix_is_, functions_intact_, class_is_ = prepared["checks"]
 
     clock = time.monotonic
     pack_time = TIME.pack
@@ -545,9 +585,9 @@ def run_candidate(
         """Return '' if the test environment is as the harness left it, else what changed."""
         if ns.get("__builtins__") is not builtins_module:  # the tests' imports and classes use it
             return "__builtins__ was replaced"
-        # Identity of every builtin, compared in C in dict order (a changed, deleted or reinserted
-        # builtin fails it): only the values are touched, not the names, so fewer copy-on-write faults.
-        if _len(bdict) < n_builtins or not _all(_map(_is, bvalues, _values(bdict))):
+        # Identity of every builtin in dict order (a changed, deleted or reinserted builtin fails it):
+        # with ``_identity.c`` no object is touched, else only the values, not the names.
+        if not prefix_is_(bdict, bvalues):
             for k, v in bsnap:
                 if bdict.get(k, _FAIL) is not v:
                     return f"builtins.{k} was replaced"
@@ -561,16 +601,11 @@ def run_candidate(
         for name, obj in redirected:
             if ns.get(name) is not obj:
                 return "the test helpers were replaced"
-        if _len(helper_dict) != n_helper or not _all(_map(_is, helper_values, _values(helper_dict))):
+        if _len(helper_dict) != n_helper or not prefix_is_(helper_dict, helper_values):
             return "the harness was modified"
-        for f, c, d, kd in guarded_code:
-            if f.__code__ is not c or f.__defaults__ is not d or f.__kwdefaults__ is not kd:
-                return "the test helpers were modified"
-        if (
-            _len(poisoned_dict) != _len(poisoned_values)
-            or not _all(_map(_is, poisoned_values, poisoned_dict.values()))
-            or Poisoned.__bases__ is not poisoned_bases
-        ):
+        if not functions_intact_(guarded_code):
+            return "the test helpers were modified"
+        if not class_is_(Poisoned, poisoned_values, poisoned_bases):
             return "the test helpers were modified"
         if gettrace() is not None or getprofile() is not None:
             return "a trace or profile function was installed"
@@ -582,7 +617,7 @@ def run_candidate(
                     return f"module {key!r} was replaced"
                 md = obj.__dict__
                 values = items[1]
-                if _len(md) < _len(values) or not _all(_map(_is, values, _values(md))):
+                if not prefix_is_(md, values):
                     for k, v in items[0]:
                         if md.get(k, _FAIL) is not v:
                             return f"{name or key}.{k} was replaced"

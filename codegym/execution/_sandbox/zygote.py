@@ -323,6 +323,7 @@ class Worker:
         # Not importable by candidates: ``import harness; harness._eq = ...`` would change how the live
         # harness compares (the worker and the harness keep their own references to the module).
         sys.modules.pop("harness", None)
+        sys.modules.pop("_identity", None)  # its compiled checks, where built
         self.preloaded = {}
         names = list(self.cfg.get("preload", []))
         if self.restricted_imports:
@@ -347,7 +348,7 @@ class Worker:
 
             builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
             builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
-        harness.prepare(self.helper_names)
+        harness.prepare(self.helper_names, bool(self.cfg.get("compiled_checks", True)))
         self.warm_up()
         self.poller = select.poll()
         # A signal from a candidate (same uid in a user namespace) must not stop the worker.
@@ -427,6 +428,7 @@ class Worker:
                 "user_ns": self.user_ns,
                 "uid": self.run_uid,
                 "python": sys.version.split()[0],
+                "checks": "c" if harness.checks_in_c() else "python",
                 # Without a private /tmp the host removes this directory if it has to kill us.
                 "scratch_base": None if self.mount_ns else self.base,
             },
