@@ -29,6 +29,35 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     fi
 fi
 
+# C headers of this Python: codegym builds a small optional C extension (the sandbox harness's
+# integrity checks; without it the same checks run in Python). Debian's python3 ships them apart.
+if ! .venv/bin/python -c "import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; then
+    missing_headers=1
+else
+    missing_headers=0
+fi
+
+# Toolchains of the execution engine's other languages: JavaScript (node), C++ (g++), Rust (rustc);
+# g++ brings the C compiler for the extension above. A missing one only makes that language
+# unavailable (its tests are skipped); root installs them. Before the package, which builds with them.
+missing=()
+if (( missing_headers )) && [[ "$(.venv/bin/python -c 'import sys; print(sys.base_prefix)')" == /usr ]]; then
+    missing+=(python3-dev)
+fi
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v rustc >/dev/null 2>&1 || [[ -x "$HOME/.cargo/bin/rustc" ]] || missing+=(rustc)
+if (( ${#missing[@]} )); then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "[setup] installing toolchains with apt-get: ${missing[*]}"
+        { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
+            || echo "[setup] WARNING: could not install ${missing[*]}; what needs them stays unavailable" >&2
+    else
+        echo "[setup] note: ${missing[*]} not installed; as root: apt-get install ${missing[*]}" >&2
+    fi
+fi
+
 echo "[setup] installing codegym[$extras]"
 "${pip[@]}" -e ".[$extras]"
 
@@ -40,23 +69,6 @@ if [[ ! -f /usr/share/wordnet/data.noun || ! -f /usr/share/wordnet/index.sense ]
             apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null
     else
         echo "[setup] WARNING: WordNet is missing; run as root: apt-get install wordnet-base wordnet-sense-index" >&2
-    fi
-fi
-
-# Toolchains of the execution engine's other languages: JavaScript (node), C++ (g++), Rust (rustc).
-# A missing one only makes that language unavailable (its tests are skipped); root installs them.
-missing=()
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v g++ >/dev/null 2>&1 || missing+=(g++)
-command -v rustc >/dev/null 2>&1 || [[ -x "$HOME/.cargo/bin/rustc" ]] || missing+=(rustc)
-if (( ${#missing[@]} )); then
-    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        echo "[setup] installing language toolchains with apt-get: ${missing[*]}"
-        { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
-            || echo "[setup] WARNING: could not install ${missing[*]}; those languages stay unavailable" >&2
-    else
-        echo "[setup] note: ${missing[*]} not installed; as root: apt-get install ${missing[*]}" >&2
     fi
 fi
 
