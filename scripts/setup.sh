@@ -29,19 +29,14 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     fi
 fi
 
-# C headers of this Python: codegym builds a small optional C extension (the sandbox harness's
-# integrity checks; without it the same checks run in Python). Debian's python3 ships them apart.
-if ! .venv/bin/python -c "import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; then
-    missing_headers=1
-else
-    missing_headers=0
-fi
-
 # Toolchains of the execution engine's other languages: JavaScript (node), C++ (g++), Rust (rustc);
-# g++ brings the C compiler for the extension above. A missing one only makes that language
+# g++ brings the C compiler for that extension. A missing one only makes that language
 # unavailable (its tests are skipped); root installs them. Before the package, which builds with them.
 missing=()
-if (( missing_headers )) && [[ "$(.venv/bin/python -c 'import sys; print(sys.base_prefix)')" == /usr ]]; then
+# The C headers of Debian's python3 (a separate package): codegym builds a small optional C extension,
+# the sandbox harness's integrity checks (without it the same checks run in Python).
+if [[ "$(.venv/bin/python -c 'import sys; print(sys.base_prefix)')" == /usr ]] \
+    && ! .venv/bin/python -c "import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; then
     missing+=(python3-dev)
 fi
 command -v node >/dev/null 2>&1 || missing+=(nodejs)

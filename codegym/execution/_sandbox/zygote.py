@@ -694,6 +694,9 @@ class Worker:
         poller = self.poller
         poller.register(fk.ans_r, select.POLLIN)
         try:
+            # As run() does: the forker has only just been sent the job, so sleep until its answer
+            # or the first deadline before supervise() looks.
+            poller.poll(min(timeout, total) * 1000.0)
             sup = self.supervise(None, start, timeout, total, n, nonce, fk.vr, None, forker=fk)
         finally:
             try:
@@ -1007,12 +1010,7 @@ class Worker:
         lost = ""
         timed_out = None
         total_deadline = start + total
-        # The forker has only just been sent the job: sleep before looking for its answer.
-        asleep_first = forker is not None
         while True:
-            if asleep_first:
-                asleep_first = False
-                poller.poll(min(timeout, total) * 1000.0 + 1.0)
             if forker is None:
                 try:
                     wpid, wst, ru = os.wait4(pid, os.WNOHANG)
