@@ -1,8 +1,9 @@
 """Build the optional C part of the sandbox harness (everything else is in ``pyproject.toml``).
 
 ``_identity`` makes the harness's integrity checks write nothing to the objects they compare (see
-``codegym/execution/_sandbox/_identity.c``). Without a C compiler the build skips it and the harness
-uses the same checks in Python.
+``codegym/execution/_sandbox/_identity.c``); ``_forkloop`` runs the sandbox forker's loop without
+Python objects (``_forkloop.c``). Without a C compiler the build skips them and the sandbox uses the
+same checks and the same loop in Python.
 """
 
 from setuptools import Extension, setup
@@ -13,6 +14,11 @@ setup(
             "codegym.execution._sandbox._identity",
             sources=["codegym/execution/_sandbox/_identity.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "codegym.execution._sandbox._forkloop",
+            sources=["codegym/execution/_sandbox/_forkloop.c"],
+            optional=True,
+        ),
     ]
 )

@@ -1,14 +1,16 @@
-"""What the forker saves, and what the harness's checks in C save, one sandbox worker against another.
+"""What the forker saves, and what its parts in C save, one sandbox worker against another.
 
 In a PID namespace the worker hands Python candidates to a forker process (see ``docs/execution.md``,
 Throughput); ``CODEGYM_SANDBOX_FORKER=0`` makes it fork them itself. ``--compare checks`` compares
 instead the harness's integrity checks in C (``_identity.c``, where it was built) with the same
-checks in Python (``CODEGYM_SANDBOX_COMPILED_CHECKS=0``), both with the forker. This runs the 328
+checks in Python (``CODEGYM_SANDBOX_COMPILED_CHECKS=0``), both with the forker; ``--compare loop``
+the forker's loop in C (``_forkloop.c``) with the same loop in Python
+(``CODEGYM_SANDBOX_COMPILED_FORKER=0``). This runs the 328
 HumanEval programs of ``bench_execution.py`` (the tests compiled beforehand) through one worker of
 each kind, alternating, and prints per candidate the CPU time of the sandbox's processes (worker,
 forker, candidates), their page faults, and the wall time, with the ratio of the two.
 
-Usage: ``python benchmarks/bench_forker.py [--rounds 5] [--compare forker|checks]``
+Usage: ``python benchmarks/bench_forker.py [--rounds 5] [--compare forker|checks|loop]``
 """
 
 from __future__ import annotations
@@ -54,10 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternations of the two (default 5)")
     parser.add_argument(
         "--compare",
-        choices=("forker", "checks"),
+        choices=("forker", "checks", "loop"),
         default="forker",
         help="forker: the forker against the worker forking itself (default); "
-        "checks: the harness's checks in C against the same checks in Python",
+        "checks: the harness's checks in C against the same checks in Python; "
+        "loop: the forker's loop in C against the same loop in Python",
     )
     args = parser.parse_args(argv)
     cands = load_candidates()
@@ -68,12 +71,18 @@ def main(argv: list[str] | None = None) -> int:
             ("forker", {"CODEGYM_SANDBOX_FORKER": "1"}),
         )
         label = "forker / worker forking itself"
-    else:
+    elif args.compare == "checks":
         configs = (
             ("python checks", {"CODEGYM_SANDBOX_COMPILED_CHECKS": "0"}),
             ("C checks", {"CODEGYM_SANDBOX_COMPILED_CHECKS": "1"}),
         )
         label = "checks in C / checks in Python"
+    else:
+        configs = (
+            ("python loop", {"CODEGYM_SANDBOX_COMPILED_FORKER": "0"}),
+            ("C loop", {"CODEGYM_SANDBOX_COMPILED_FORKER": "1"}),
+        )
+        label = "forker's loop in C / in Python"
     executors = {}
     for name, env in configs:
         os.environ.update(env)  # read when a worker starts
@@ -83,11 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         problem = ""
         if "namespaces" not in ex.isolation:
             problem = "no PID namespace here: the worker always forks its candidates; nothing to compare"
-        elif args.compare == "checks":
-            wanted = "c" if env["CODEGYM_SANDBOX_COMPILED_CHECKS"] == "1" else "python"
-            checks = ex._workers[0].hello.get("checks")
-            if checks != wanted:
-                problem = f"{name}: the worker checks in {checks} (was _identity.c built?)"
+        elif args.compare != "forker":
+            key, var, source = {
+                "checks": ("checks", "CODEGYM_SANDBOX_COMPILED_CHECKS", "_identity.c"),
+                "loop": ("forker_loop", "CODEGYM_SANDBOX_COMPILED_FORKER", "_forkloop.c"),
+            }[args.compare]
+            wanted = "c" if env[var] == "1" else "python"
+            got = ex._workers[0].hello.get(key)
+            if got != wanted:
+                problem = f"{name}: the worker's {key} is in {got} (was {source} built?)"
         if problem:
             print(problem)
             ex.close()

@@ -249,6 +249,8 @@ class _Worker:
             "forker": os.environ.get("CODEGYM_SANDBOX_FORKER", "1") != "0",
             # Benchmarking aid: "0" makes the harness check in Python where ``_identity.c`` was built.
             "compiled_checks": os.environ.get("CODEGYM_SANDBOX_COMPILED_CHECKS", "1") != "0",
+            # Benchmarking aid: "0" makes the forker loop in Python where ``_forkloop.c`` was built.
+            "compiled_forker": os.environ.get("CODEGYM_SANDBOX_COMPILED_FORKER", "1") != "0",
         }
         self.proc: subprocess.Popen | None = None
         self.errlog = None

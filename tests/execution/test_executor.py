@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import threading
@@ -18,7 +19,10 @@ from codegym.execution import (
     available_languages,
     get_default_executor,
 )
+from codegym.execution.bench import _children
 from codegym.tasks.base import Task
+
+from .hostile import sandbox_processes
 
 ADD = "def add(a, b):\n    return a + b\n"
 
@@ -512,6 +516,60 @@ def test_worker_forking_candidates_itself(monkeypatch: pytest.MonkeyPatch) -> No
     assert ok.passed
     assert slow.status is Outcome.TIMEOUT
     assert after.status is Outcome.FAILED
+
+
+FORKLOOP_BUILT = importlib.util.find_spec("codegym.execution._sandbox._forkloop") is not None
+
+
+@pytest.mark.parametrize("compiled", ["1", "0"])
+def test_the_forker_loop_in_c_or_python_gives_the_same_verdicts(
+    monkeypatch: pytest.MonkeyPatch, compiled: str
+) -> None:
+    """Jobs the forker acts on (new tests, new test imports) and jobs it only forks for, in both loops."""
+    monkeypatch.setenv("CODEGYM_SANDBOX_COMPILED_FORKER", compiled)
+    inc = "def f(x):\n    return x + 1\n"
+    wrong = "def f(x):\n    return x\n"
+    plain = ["assert f(1) == 2"]
+    imports = ["import fractions\nassert f(fractions.Fraction(1, 2)) == fractions.Fraction(3, 2)"]
+    grandchild = "import os, time\nif os.fork() == 0:\n    time.sleep(30)\n" + inc
+    cases = [
+        (inc, plain, "", Outcome.PASSED),  # new tests: the forker keeps them
+        (inc, plain, "", Outcome.PASSED),  # known tests: only a fork
+        (wrong, plain, "", Outcome.FAILED),
+        (inc, imports, "", Outcome.PASSED),  # a module the tests import: the forker imports it
+        (wrong, imports, "", Outcome.FAILED),  # known tests and import: only a fork
+        (grandchild, plain, "", Outcome.PASSED),  # its child is killed and reaped
+        (inc + "import time\ntime.sleep(30)\n", plain, "", Outcome.TIMEOUT),
+        ("def f(x:\n    pass\n", plain, "", Outcome.SYNTAX_ERROR),  # sent as source
+        ("def f(x):\n    return x + k\n", plain, "k = 1", Outcome.PASSED),  # with set-up
+        (inc, plain, "", Outcome.PASSED),
+    ]
+    with SandboxExecutor(workers=1, limits=Limits(timeout_s=1.0), cache_size=0) as ex:
+        if "namespaces" not in ex.isolation:
+            pytest.skip("no PID namespace here: no forker")
+        results = [ex.run(code, tests, setup=setup) for code, tests, setup, _ in cases]
+        loop = ex._workers[0].hello["forker_loop"]
+        leftovers = sandbox_processes(ex.sandbox_uids)
+        # Jobs that need only a fork: the loop in C writes a few of the forker's pages per candidate
+        # (each a page fault after a fork), the loop in Python a hundred or so.
+        (worker,) = _children(ex._workers[0].proc.pid)
+        (forker,) = _children(worker)
+        before = _minor_faults(forker)
+        distinct = [ExecutionRequest(code=f"{inc}# {i}\\n", tests=plain) for i in range(20)]
+        assert all(r.passed for r in ex.run_batch(distinct))
+        forker_faults = (_minor_faults(forker) - before) / 20
+    assert loop == ("c" if FORKLOOP_BUILT and compiled == "1" else "python")
+    assert [r.status for r in results] == [want for *_, want in cases], [r.message for r in results]
+    assert leftovers == []
+    if loop == "c":
+        assert forker_faults < 30, forker_faults
+    else:
+        assert forker_faults > 30, forker_faults
+
+
+def _minor_faults(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
 
 
 def test_compile_tests_ahead_of_time() -> None:

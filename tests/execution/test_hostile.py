@@ -29,12 +29,17 @@ IS_ROOT = os.geteuid() == 0
 
 
 def _run_all(
-    isolation: str, force_userns: bool = False, only: frozenset | None = None, python_checks: bool = False
+    isolation: str,
+    force_userns: bool = False,
+    only: frozenset | None = None,
+    python_checks: bool = False,
+    python_loop: bool = False,
 ) -> dict:
     """Run every applicable hostile program in one batch; return results and what was left behind.
 
     ``only``: just the programs of these names. ``python_checks``: the harness checks in Python even
-    where its C checks (``_identity.c``) were built.
+    where its C checks (``_identity.c``) were built. ``python_loop``: the forker loops in Python even
+    where its C loop (``_forkloop.c``) was built.
     """
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(SECRET_ENV, SECRET_VALUE)
@@ -42,6 +47,8 @@ def _run_all(
             mp.setenv("CODEGYM_SANDBOX_FORCE_USERNS", "1")
         if python_checks:
             mp.setenv("CODEGYM_SANDBOX_COMPILED_CHECKS", "0")
+        if python_loop:
+            mp.setenv("CODEGYM_SANDBOX_COMPILED_FORKER", "0")
         ex = SandboxExecutor(workers=2, limits=LIMITS, cache_size=0, isolation=isolation)
     namespaces = "namespaces" in ex.isolation
     uid_switch = "unprivileged uid" in ex.isolation
@@ -62,6 +69,7 @@ def _run_all(
     leftovers = sandbox_processes(ex.sandbox_uids) if ex.sandbox_uids else []
     after = ex.run("def f(x):\n    return x + 1", ["assert f(1) == 2"])
     scratch = [w.hello.get("scratch_base") for w in ex._workers if w.hello.get("scratch_base")]
+    loops = {w.hello.get("forker_loop") for w in ex._workers if w.hello}
     ex.close()
     return {
         "results": dict(zip([p.name for p in chosen], results, strict=True)),
@@ -72,6 +80,7 @@ def _run_all(
         "namespaces": namespaces,
         "stats": ex.stats.as_dict(),
         "scratch_left": [d for d in scratch if os.path.exists(d)],
+        "forker_loops": loops,
     }
 
 
@@ -134,6 +143,51 @@ def test_forgeries_fail_with_the_python_checks_too(python_checks_run: dict, name
     r = python_checks_run["results"][name]
     assert r.status is not Outcome.PASSED and r.status is not Outcome.INFRA, (r.status, r.message)
     assert python_checks_run["after"].passed
+
+
+# What reaches the process that forks the candidates (the forker, with namespaces): its processes,
+# its descriptors, its signals, the modules it imports for the tests, its children left behind.
+FORKER_ATTACKS = frozenset(
+    (
+        "close_verdict_channel",
+        "fork_bomb",
+        "fork_bomb_in_test",
+        "forge_verdict_frames",
+        "grandchild_holds_pipes",
+        "kill_everything",
+        "kill_parent_posix",
+        "kill_process_group",
+        "kill_worker_pid1",
+        "patch_module_tests_import",
+        "plant_module_tests_import",
+        "setsid_daemon_escapee",
+        "stop_itself",
+        "stop_parent",
+        "thread_exits_process_later",
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def python_loop_run() -> dict:
+    """The attacks on the forker again, with its loop in Python (what a build without a C compiler gets)."""
+    run = _run_all("auto", only=FORKER_ATTACKS, python_loop=True)
+    if not run["namespaces"]:
+        pytest.skip("no PID namespace here: no forker")
+    return run
+
+
+@pytest.mark.parametrize("name", sorted(FORKER_ATTACKS))
+def test_forker_attacks_fail_with_the_python_loop_too(python_loop_run: dict, name: str) -> None:
+    assert name in {p.name for p in PROGRAMS}
+    assert python_loop_run["forker_loops"] == {"python"}
+    r = python_loop_run["results"][name]
+    assert r.status is not Outcome.PASSED and r.status is not Outcome.INFRA, (r.status, r.message)
+    outcomes = python_loop_run["programs"][name].outcomes
+    if outcomes:
+        assert r.status.value in outcomes, (r.status, r.message)
+    assert python_loop_run["leftovers"] == []
+    assert python_loop_run["after"].passed
 
 
 def test_at_least_30_hostile_programs() -> None:

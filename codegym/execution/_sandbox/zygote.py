@@ -32,9 +32,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 external = None  # other languages (compile step, exec'd harness programs): imported on first use
+_forkloop = None  # the forker's loop in C (``_forkloop.c``), where it was built: imported by preload
 _LEN = struct.Struct(">I")
-# The forker's answer per candidate: its pid, its wait status, the CPU seconds it used.
-_ANSWER = struct.Struct("<iid")
+# The forker's answer per candidate: its pid, its wait status, the CPU seconds it used (native byte
+# order: ``_forkloop.c`` writes it too).
+_ANSWER = struct.Struct("=iid")
+# The first byte of a job for the forker: the candidate's child can take the job alone, or the forker
+# has to act on it first (keep the tests' code, import the modules the tests import).
+_CHILD_ONLY, _FORKER_TOO = b"C", b"P"
 # Candidates up to this size are compiled by the worker, which never forks for them (see precompile).
 _PRECOMPILE_MAX = 1 << 18
 _WARN_ERROR = ("error", None, Warning, None, 0)
@@ -60,9 +65,13 @@ def read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv(fd: int):
+def read_frame(fd: int) -> bytes:
     (n,) = _LEN.unpack(read_exact(fd, 4))
-    return marshal.loads(read_exact(fd, n))
+    return read_exact(fd, n)
+
+
+def recv(fd: int):
+    return marshal.loads(read_frame(fd))
 
 
 # One C encoder for every answer: ``json.dumps`` would build one per call (Python code, many objects,
@@ -113,8 +122,9 @@ class Forker:
         self.buf = b""
         self.fds_open: tuple[int, ...] = (req_w, ans_r, statm, vr, out_fd, err_fd)
 
-    def send(self, job) -> None:
-        write_frame(self.req_w, marshal.dumps(job))
+    def send(self, job, alone: bool) -> None:
+        """Send a job; ``alone``: the candidate's child can take it without the forker acting on it."""
+        write_frame(self.req_w, (_CHILD_ONLY if alone else _FORKER_TOO) + marshal.dumps(job))
 
     def answer(self, wait_s: float = 0.0):
         """Return (wait status, CPU seconds) of the finished candidate, None if it runs, or LOST."""
@@ -316,14 +326,19 @@ class Worker:
                     sys.path.append(p)
         if HERE not in sys.path:
             sys.path.insert(0, HERE)
-        global harness
+        global harness, _forkloop
         import harness
 
+        try:
+            import _forkloop
+        except ImportError:
+            _forkloop = None
         sys.path.remove(HERE)
         # Not importable by candidates: ``import harness; harness._eq = ...`` would change how the live
         # harness compares (the worker and the harness keep their own references to the module).
         sys.modules.pop("harness", None)
         sys.modules.pop("_identity", None)  # its compiled checks, where built
+        sys.modules.pop("_forkloop", None)
         self.preloaded = {}
         names = list(self.cfg.get("preload", []))
         if self.restricted_imports:
@@ -429,6 +444,8 @@ class Worker:
                 "uid": self.run_uid,
                 "python": sys.version.split()[0],
                 "checks": "c" if harness.checks_in_c() else "python",
+                # None without a forker (the worker forks candidates itself).
+                "forker_loop": ("c" if self.forker_loop_in_c() else "python") if self.use_forker else None,
                 # Without a private /tmp the host removes this directory if it has to kill us.
                 "scratch_base": None if self.mount_ns else self.base,
             },
@@ -547,6 +564,10 @@ class Worker:
     # one of its largest costs). The verdict pipe and the output captures are created once, shared
     # with the forker and emptied after each candidate, when no process but the two is left.
 
+    def forker_loop_in_c(self) -> bool:
+        """Whether this worker's forker runs ``_forkloop.serve`` (when it has a forker at all)."""
+        return self.use_forker and _forkloop is not None and bool(self.cfg.get("compiled_forker", True))
+
     def start_forker(self) -> Forker:
         """Fork the forker process; return the worker's end of it."""
         vr, vw, out_fd, err_fd = self.verdict_channel()
@@ -568,6 +589,7 @@ class Worker:
         self.forker = Forker(pid, req_w, ans_r, statm, vr, out_fd, err_fd)
         self.forker_tests: dict = {}  # test code sent to this forker: marshalled bytes -> index there
         self.forker_count = 0  # the length of the forker's list
+        self.forker_imports: set = set()  # the modules this forker was asked to import for tests
         if self.children_fd is None:
             self.children_fd = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
         self.pipe_size = fcntl.fcntl(vr, fcntl.F_GETPIPE_SZ)
@@ -576,17 +598,22 @@ class Worker:
     def forker_main(  # pragma: no cover - runs in the forker
         self, req_r: int, ans_w: int, vw: int, out_w: int, err_w: int
     ) -> None:
-        """Run the forker: job in, candidate forked and waited for, everything else killed, answer out."""
+        """Run the forker: job in, candidate forked and waited for, everything else killed, answer out.
+
+        With ``_forkloop.c`` built, a job its child can take alone never runs Python in the forker:
+        ``_forkloop.serve`` forks, waits and answers, and returns only in the child (with the job) or
+        with a job the forker has to act on, which this loop then runs as it runs every job without it.
+        """
         mine = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
         self.child_fd_top = max(req_r, ans_w, vw, out_w, err_w, mine)
         pack = _ANSWER.pack
         pread = os.pread
         known: list = []  # the tests' code, by the index the worker refers to them with
         append = known.append
-        redirections = harness.redirections
         loads = marshal.loads
         fork, wait4, waitpid, kill, write = os.fork, os.wait4, os.waitpid, os.kill, os.write
         setfl, F_SETFL = fcntl.fcntl, fcntl.F_SETFL
+        serve = _forkloop.serve if self.forker_loop_in_c() else None
         import gc
 
         # Before each fork: what the forker allocated since joins the frozen objects and the count of
@@ -597,9 +624,17 @@ class Worker:
         freeze = gc.freeze
         while True:
             try:
-                code, limits, setup, (fresh, tests), reads, used, nonce, imports = recv(req_r)
+                if serve is not None:
+                    freeze()
+                    pid, payload = serve(req_r, ans_w, vw, mine)
+                    if pid == 0:  # the candidate's child, with a job that needs only its known tests
+                        self.child_alone(payload, known, vw, out_w, err_w)
+                else:
+                    payload = read_frame(req_r)
+                job = loads(payload[1:])
             except (EOFError, OSError, ValueError):
                 return
+            code, limits, setup, (fresh, tests), reads, used, nonce, imports = job
             if type(code) is bytes:
                 code = loads(code)
             if fresh:  # the tests' code (the first candidate of this test set): keep it, in order
@@ -611,14 +646,13 @@ class Worker:
             else:
                 tests = [known[i] for i in tests]
             setup_code = loads(setup) if setup else None
-            redirected = redirections(tuple(used))
+            redirected = harness.redirections(tuple(used))
             if imports:
                 self.preload_test_modules(imports)
             freeze()
             pid = fork()
             if pid == 0:
-                reads = frozenset(reads)
-                job = (code, limits, setup_code, tests, reads, redirected, imports)
+                job = (code, limits, setup_code, tests, frozenset(reads), redirected, imports)
                 self.child(job, nonce, vw, out_w, err_w)
             _, status, ru = wait4(pid, 0)
             try:
@@ -635,6 +669,26 @@ class Worker:
             except OSError:
                 pass
             write(ans_w, pack(pid, status, ru.ru_utime + ru.ru_stime))
+
+    def child_alone(  # pragma: no cover - runs in the candidate's child
+        self, payload: bytes, known: list, vw: int, out_w: int, err_w: int
+    ) -> None:
+        """Build the job ``_forkloop.serve`` forked this child for (its tests by index), then run it."""
+        try:
+            loads = marshal.loads
+            code, limits, setup, (_fresh, tests), reads, used, nonce, imports = loads(payload)
+            job = (
+                loads(code) if type(code) is bytes else code,
+                limits,
+                loads(setup) if setup else None,
+                [known[i] for i in tests],
+                frozenset(reads),
+                harness.redirections(tuple(used)),
+                imports,
+            )
+        except BaseException:  # noqa: BLE001 - never return into the forker's loop
+            os._exit(70)
+        self.child(job, nonce, vw, out_w, err_w)
 
     def precompile(self, source: str):
         """Compile the candidate here: return its marshalled code, or the source if it does not compile.
@@ -671,18 +725,24 @@ class Worker:
             if fk is None:
                 fk = self.start_forker()
             try:
+                tests = self.tests_for_forker(req["tests"])
+                imports = req.get("imports", ())
+                # The forker acts on a job with tests it does not have yet or modules it has not been
+                # asked to import (then it has them: later jobs with them need only the fork).
+                alone = tests[0] == 0 and self.forker_imports.issuperset(imports)
+                self.forker_imports.update(imports)
                 job = (
                     code,
                     self.rlimits(lim, fk.statm),
                     req.get("setup"),
-                    self.tests_for_forker(req["tests"]),
+                    tests,
                     req.get("reads", ()),
                     req.get("builtins", ()),
                     nonce,
-                    req.get("imports", ()),
+                    imports,
                 )
                 start = time.monotonic()
-                fk.send(job)
+                fk.send(job, alone)
                 break
             except OSError:
                 # The forker died between candidates (a candidate killed it): replace it once.
