@@ -629,14 +629,12 @@ class Worker:
                     pid, payload = serve(req_r, ans_w, vw, mine)
                     if pid == 0:  # the candidate's child, with a job that needs only its known tests
                         self.child_alone(payload, known, vw, out_w, err_w)
+                    job = loads(payload[1:])  # a job the forker acts on
                 else:
-                    payload = read_frame(req_r)
-                job = loads(payload[1:])
+                    job = loads(read_frame(req_r)[1:])
             except (EOFError, OSError, ValueError):
                 return
             code, limits, setup, (fresh, tests), reads, used, nonce, imports = job
-            if type(code) is bytes:
-                code = loads(code)
             if fresh:  # the tests' code (the first candidate of this test set): keep it, in order
                 if fresh == 2:
                     del known[:]  # the worker started its numbering over
@@ -675,12 +673,11 @@ class Worker:
     ) -> None:
         """Build the job ``_forkloop.serve`` forked this child for (its tests by index), then run it."""
         try:
-            loads = marshal.loads
-            code, limits, setup, (_fresh, tests), reads, used, nonce, imports = loads(payload)
+            code, limits, setup, (_fresh, tests), reads, used, nonce, imports = marshal.loads(payload)
             job = (
-                loads(code) if type(code) is bytes else code,
+                code,
                 limits,
-                loads(setup) if setup else None,
+                marshal.loads(setup) if setup else None,
                 [known[i] for i in tests],
                 frozenset(reads),
                 harness.redirections(tuple(used)),
@@ -691,11 +688,12 @@ class Worker:
         self.child(job, nonce, vw, out_w, err_w)
 
     def precompile(self, source: str):
-        """Compile the candidate here: return its marshalled code, or the source if it does not compile.
+        """Compile the candidate here: return its code, or the source if it does not compile.
 
-        The child then only unmarshals it. A source that fails to compile, or compiles with a warning,
-        goes to the child as it is, which compiles it again and reports exactly what it always did
-        (the error as the verdict, warnings on the candidate's stderr).
+        The code goes to the forker in the job; the child then only runs it. A source that fails to
+        compile, or compiles with a warning, goes to the child as it is, which compiles it again and
+        reports exactly what it always did (the error as the verdict, warnings on the candidate's
+        stderr).
         """
         if len(source) > _PRECOMPILE_MAX:
             return source
@@ -703,7 +701,7 @@ class Worker:
         filters.insert(0, _WARN_ERROR)
         self.warn_mutated()
         try:
-            return marshal.dumps(compile(source, "<candidate>", "exec", dont_inherit=True))
+            return compile(source, "<candidate>", "exec", dont_inherit=True)
         except Exception:  # noqa: BLE001 - SyntaxError, ValueError, MemoryError, RecursionError, warnings
             return source
         finally:
