@@ -26,6 +26,30 @@ from codegym.execution.bench import _children, candidate_requests, load_candidat
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
+# --compare: the environment variable each worker reads at start-up, the two settings (base first),
+# the label of the ratio, and the worker's hello field that says which it got with the source it
+# needs (none for the forker itself).
+_COMPARISONS = {
+    "forker": (
+        "CODEGYM_SANDBOX_FORKER",
+        (("worker forks", "0"), ("forker", "1")),
+        "forker / worker forking itself",
+        None,
+    ),
+    "checks": (
+        "CODEGYM_SANDBOX_COMPILED_CHECKS",
+        (("python checks", "0"), ("C checks", "1")),
+        "checks in C / checks in Python",
+        ("checks", "_identity.c"),
+    ),
+    "loop": (
+        "CODEGYM_SANDBOX_COMPILED_FORKER",
+        (("python loop", "0"), ("C loop", "1")),
+        "forker's loop in C / in Python",
+        ("forker_loop", "_forkloop.c"),
+    ),
+}
+
 
 def _stat(pid: int) -> tuple[int, int, float, float]:
     """Return (own minor faults, reaped children's, own CPU seconds, reaped children's) of ``pid``."""
@@ -56,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternations of the two (default 5)")
     parser.add_argument(
         "--compare",
-        choices=("forker", "checks", "loop"),
+        choices=tuple(_COMPARISONS),
         default="forker",
         help="forker: the forker against the worker forking itself (default); "
         "checks: the harness's checks in C against the same checks in Python; "
@@ -65,39 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cands = load_candidates()
     reqs = candidate_requests(cands, timeout=10.0)
-    if args.compare == "forker":
-        configs = (
-            ("worker forks", {"CODEGYM_SANDBOX_FORKER": "0"}),
-            ("forker", {"CODEGYM_SANDBOX_FORKER": "1"}),
-        )
-        label = "forker / worker forking itself"
-    elif args.compare == "checks":
-        configs = (
-            ("python checks", {"CODEGYM_SANDBOX_COMPILED_CHECKS": "0"}),
-            ("C checks", {"CODEGYM_SANDBOX_COMPILED_CHECKS": "1"}),
-        )
-        label = "checks in C / checks in Python"
-    else:
-        configs = (
-            ("python loop", {"CODEGYM_SANDBOX_COMPILED_FORKER": "0"}),
-            ("C loop", {"CODEGYM_SANDBOX_COMPILED_FORKER": "1"}),
-        )
-        label = "forker's loop in C / in Python"
+    var, configs, label, reported = _COMPARISONS[args.compare]
     executors = {}
-    for name, env in configs:
-        os.environ.update(env)  # read when a worker starts
+    for name, flag in configs:
+        os.environ[var] = flag  # read when a worker starts
         ex = SandboxExecutor(workers=1, cache_size=0, pin_workers=False)
         ex.run_batch(reqs[:4])  # start the worker (and its forker)
         ex.compile_tests(reqs)
         problem = ""
         if "namespaces" not in ex.isolation:
             problem = "no PID namespace here: the worker always forks its candidates; nothing to compare"
-        elif args.compare != "forker":
-            key, var, source = {
-                "checks": ("checks", "CODEGYM_SANDBOX_COMPILED_CHECKS", "_identity.c"),
-                "loop": ("forker_loop", "CODEGYM_SANDBOX_COMPILED_FORKER", "_forkloop.c"),
-            }[args.compare]
-            wanted = "c" if env[var] == "1" else "python"
+        elif reported is not None:
+            key, source = reported
+            wanted = "c" if flag == "1" else "python"
             got = ex._workers[0].hello.get(key)
             if got != wanted:
                 problem = f"{name}: the worker's {key} is in {got} (was {source} built?)"

@@ -510,20 +510,24 @@ class Worker:
         tests = self.load_tests(req["tests"])
         n = len(tests)
         timeout, total = self.deadlines(lim, n)
-        setup_code = marshal.loads(req["setup"]) if req.get("setup") else None
-        reads = frozenset(req.get("reads", ()))
-        redirected = harness.redirections(tuple(req.get("builtins", ())))
         imports = tuple(req.get("imports", ()))
         if imports:
             self.preload_test_modules(imports)
         nonce = os.urandom(16)
         vr, vw, out_fd, err_fd = self.verdict_channel()
-        limits = self.rlimits(lim)
+        job = self.child_job(
+            req["code"],
+            self.rlimits(lim),
+            req.get("setup"),
+            tests,
+            req.get("reads", ()),
+            req.get("builtins", ()),
+            imports,
+        )
         poll = self.poller.poll
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
-            job = (req["code"], limits, setup_code, tests, reads, redirected, imports)
             self.child(job, nonce, vw, out_fd, err_fd)
         # While the child lives every page this process writes is copied: sleep at once, until the
         # child exits or its first deadline.
@@ -643,14 +647,12 @@ class Worker:
                     append(t)
             else:
                 tests = [known[i] for i in tests]
-            setup_code = loads(setup) if setup else None
-            redirected = harness.redirections(tuple(used))
+            job = self.child_job(code, limits, setup, tests, reads, used, imports)
             if imports:
                 self.preload_test_modules(imports)
             freeze()
             pid = fork()
             if pid == 0:
-                job = (code, limits, setup_code, tests, frozenset(reads), redirected, imports)
                 self.child(job, nonce, vw, out_w, err_w)
             _, status, ru = wait4(pid, 0)
             try:
@@ -674,18 +676,27 @@ class Worker:
         """Build the job ``_forkloop.serve`` forked this child for (its tests by index), then run it."""
         try:
             code, limits, setup, (_fresh, tests), reads, used, nonce, imports = marshal.loads(payload)
-            job = (
-                code,
-                limits,
-                marshal.loads(setup) if setup else None,
-                [known[i] for i in tests],
-                frozenset(reads),
-                harness.redirections(tuple(used)),
-                imports,
-            )
+            job = self.child_job(code, limits, setup, [known[i] for i in tests], reads, used, imports)
         except BaseException:  # noqa: BLE001 - never return into the forker's loop
             os._exit(70)
         self.child(job, nonce, vw, out_w, err_w)
+
+    @staticmethod
+    def child_job(code, limits: list, setup, tests: list, reads, used, imports) -> tuple:
+        """Return the job tuple :meth:`child` runs.
+
+        The set-up's code unmarshalled, the names the tests read as a frozenset, the builtins they use
+        as the harness's redirections; the rest as given.
+        """
+        return (
+            code,
+            limits,
+            marshal.loads(setup) if setup else None,
+            tests,
+            frozenset(reads),
+            harness.redirections(tuple(used)),
+            imports,
+        )
 
     def precompile(self, source: str):
         """Compile the candidate here: return its code, or the source if it does not compile.
