@@ -5,12 +5,13 @@ Throughput); ``CODEGYM_SANDBOX_FORKER=0`` makes it fork them itself. ``--compare
 instead the harness's integrity checks in C (``_identity.c``, where it was built) with the same
 checks in Python (``CODEGYM_SANDBOX_COMPILED_CHECKS=0``), both with the forker; ``--compare loop``
 the forker's loop in C (``_forkloop.c``) with the same loop in Python
-(``CODEGYM_SANDBOX_COMPILED_FORKER=0``). This runs the 328
+(``CODEGYM_SANDBOX_COMPILED_FORKER=0``); ``--compare harness`` the harness's loop in the child in C
+(``_runner.c``) with the same loop in Python (``CODEGYM_SANDBOX_COMPILED_HARNESS=0``). This runs the 328
 HumanEval programs of ``bench_execution.py`` (the tests compiled beforehand) through one worker of
 each kind, alternating, and prints per candidate the CPU time of the sandbox's processes (worker,
 forker, candidates), their page faults, and the wall time, with the ratio of the two.
 
-Usage: ``python benchmarks/bench_forker.py [--rounds 5] [--compare forker|checks|loop]``
+Usage: ``python benchmarks/bench_forker.py [--rounds 5] [--compare forker|checks|loop|harness]``
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ _COMPARISONS = {
         (("python loop", "0"), ("C loop", "1")),
         "forker's loop in C / in Python",
         ("forker_loop", "_forkloop.c"),
+    ),
+    "harness": (
+        "CODEGYM_SANDBOX_COMPILED_HARNESS",
+        (("python harness", "0"), ("C harness", "1")),
+        "harness's loop in C / in Python",
+        ("harness", "_runner.c"),
     ),
 }
 

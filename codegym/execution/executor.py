@@ -251,6 +251,8 @@ class _Worker:
             "compiled_checks": os.environ.get("CODEGYM_SANDBOX_COMPILED_CHECKS", "1") != "0",
             # Benchmarking aid: "0" makes the forker loop in Python where ``_forkloop.c`` was built.
             "compiled_forker": os.environ.get("CODEGYM_SANDBOX_COMPILED_FORKER", "1") != "0",
+            # Benchmarking aid: "0" makes the harness run its loop in Python where ``_runner.c`` was built.
+            "compiled_harness": os.environ.get("CODEGYM_SANDBOX_COMPILED_HARNESS", "1") != "0",
         }
         self.proc: subprocess.Popen | None = None
         self.errlog = None

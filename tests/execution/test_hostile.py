@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 import uuid
@@ -34,12 +35,14 @@ def _run_all(
     only: frozenset | None = None,
     python_checks: bool = False,
     python_loop: bool = False,
+    python_harness: bool = False,
 ) -> dict:
     """Run every applicable hostile program in one batch; return results and what was left behind.
 
     ``only``: just the programs of these names. ``python_checks``: the harness checks in Python even
     where its C checks (``_identity.c``) were built. ``python_loop``: the forker loops in Python even
-    where its C loop (``_forkloop.c``) was built.
+    where its C loop (``_forkloop.c``) was built. ``python_harness``: the harness's loop in Python even
+    where its C loop (``_runner.c``) was built.
     """
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(SECRET_ENV, SECRET_VALUE)
@@ -49,6 +52,8 @@ def _run_all(
             mp.setenv("CODEGYM_SANDBOX_COMPILED_CHECKS", "0")
         if python_loop:
             mp.setenv("CODEGYM_SANDBOX_COMPILED_FORKER", "0")
+        if python_harness:
+            mp.setenv("CODEGYM_SANDBOX_COMPILED_HARNESS", "0")
         ex = SandboxExecutor(workers=2, limits=LIMITS, cache_size=0, isolation=isolation)
     namespaces = "namespaces" in ex.isolation
     uid_switch = "unprivileged uid" in ex.isolation
@@ -70,6 +75,7 @@ def _run_all(
     after = ex.run("def f(x):\n    return x + 1", ["assert f(1) == 2"])
     scratch = [w.hello.get("scratch_base") for w in ex._workers if w.hello.get("scratch_base")]
     loops = {w.hello.get("forker_loop") for w in ex._workers if w.hello}
+    harnesses = {w.hello.get("harness") for w in ex._workers if w.hello}
     ex.close()
     return {
         "results": dict(zip([p.name for p in chosen], results, strict=True)),
@@ -81,6 +87,7 @@ def _run_all(
         "stats": ex.stats.as_dict(),
         "scratch_left": [d for d in scratch if os.path.exists(d)],
         "forker_loops": loops,
+        "harnesses": harnesses,
     }
 
 
@@ -188,6 +195,32 @@ def test_forker_attacks_fail_with_the_python_loop_too(python_loop_run: dict, nam
         assert r.status.value in outcomes, (r.status, r.message)
     assert python_loop_run["leftovers"] == []
     assert python_loop_run["after"].passed
+
+
+@pytest.fixture(scope="module")
+def python_harness_run() -> dict:
+    """Every hostile program again, with the harness's loop in Python (a build without a C compiler)."""
+    return _run_all("auto", python_harness=True)
+
+
+@pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_hostile_program_does_not_pass_with_the_python_harness_either(
+    python_harness_run: dict, prog: Hostile
+) -> None:
+    assert python_harness_run["harnesses"] == {"python"}
+    if prog.name not in python_harness_run["results"]:
+        pytest.skip("not applicable to this isolation mode")
+    r = python_harness_run["results"][prog.name]
+    assert r.status is not Outcome.PASSED and r.status is not Outcome.INFRA, (r.status, r.message)
+    if prog.outcomes:
+        assert r.status.value in prog.outcomes, (r.status, r.message, r.tests)
+    assert python_harness_run["leftovers"] == []
+    assert python_harness_run["after"].passed
+
+
+def test_the_harness_loop_in_c_where_it_was_built(ns_run: dict) -> None:
+    built = importlib.util.find_spec("codegym.execution._sandbox._runner") is not None
+    assert ns_run["harnesses"] == {"c" if built else "python"}
 
 
 def test_at_least_30_hostile_programs() -> None:

@@ -115,6 +115,10 @@ try:  # the same checks in C (``_identity.c``), built with the package where a C
     import _identity as _c_identity
 except ImportError:
     _c_identity = None
+try:  # run_candidate's loop in C (``_runner.c``), built the same way
+    import _runner as _c_runner
+except ImportError:
+    _c_runner = None
 
 
 _C_CALLABLES = (
@@ -371,12 +375,16 @@ def _short(text: str, limit: int = 400) -> str:
 _PREPARED: dict = {}
 
 
-def prepare(helper_names: tuple[str, str, str, str], compiled_checks: bool = True) -> None:
+def prepare(
+    helper_names: tuple[str, str, str, str], compiled_checks: bool = True, compiled_runner: bool = True
+) -> None:
     """Build, in the worker before it forks, everything the harness needs that does not change.
 
     Done once instead of in every child: whatever a child allocates or touches costs it copy-on-write
     page faults, the largest part of its start-up time. ``compiled_checks``: use the integrity checks
     of ``_identity.c`` where it was built (``checks_in_c()`` tells), else those of this module.
+    ``compiled_runner``: :func:`run_job` runs the harness's loop of ``_runner.c`` where it was built
+    (``runner_in_c()`` tells), else :func:`run_candidate`.
     """
     module = globals()
     # The test helpers sit in the candidate's namespace, and a function leads to its globals
@@ -422,11 +430,47 @@ def prepare(helper_names: tuple[str, str, str, str], compiled_checks: bool = Tru
     else:
         _PREPARED["checks"] = _tuple(_rebind(f, private) for f in (prefix_is, functions_intact, class_is))
     module["run_candidate"] = private["run_candidate"] = _rebind(module["run_candidate"], private)
+    _PREPARED["runner"] = None
+    if compiled_runner and _c_runner is not None:
+        p = _PREPARED
+        cmp_name, ret_name, soft_name, _prefix = p["helper_names"]
+        prefix_is_, functions_intact_, class_is_ = p["checks"]
+        _c_runner.prepare(
+            {
+                "bsnap": p["bsnap"],
+                "bvalues": p["bvalues"],
+                "cmp_name": cmp_name,
+                "ret_name": ret_name,
+                "soft_name": soft_name,
+                "strict_compare": module["strict_compare"],
+                "sanitize_return": module["sanitize_return"],
+                "sanitize_soft": module["sanitize_soft"],
+                "guarded_code": p["guarded_code"],
+                "poisoned": Poisoned,
+                "poisoned_values": p["poisoned_values"],
+                "poisoned_bases": p["poisoned_bases"],
+                "helper_dict": p["helper_dict"],
+                "helper_values": p["helper_values"],
+                "prefix_is": prefix_is_,
+                "functions_intact": functions_intact_,
+                "class_is": class_is_,
+                "builtins_module": builtins,
+                "sys_modules": sys.modules,
+                "gettrace": sys.gettrace,
+                "getprofile": sys.getprofile,
+            }
+        )
+        _PREPARED["runner"] = _c_runner.run
 
 
 def checks_in_c() -> bool:
     """Whether the prepared harness checks with ``_identity.c`` (after :func:`prepare`)."""
     return _type(_PREPARED["checks"][0]) is not _FunctionType
+
+
+def runner_in_c() -> bool:
+    """Whether :func:`run_job` runs the loop of ``_runner.c`` (after :func:`prepare`)."""
+    return _PREPARED.get("runner") is not None
 
 
 def _rebind(f, namespace: dict):
@@ -470,6 +514,39 @@ def redirections(builtins_used: tuple) -> tuple:
             (prefix + name, snap[name]) for name in builtins_used if name in snap
         )
     return hit
+
+
+def run_job(
+    nonce: bytes,
+    fd: int,
+    setup_code,
+    code,
+    tests: list,
+    preloaded: dict,
+    test_reads: frozenset,
+    redirected: tuple,
+    test_imports: tuple,
+) -> None:
+    """Run set-up, candidate and tests as :func:`run_candidate` does; never returns.
+
+    With ``_runner.c`` (see :func:`prepare`), its loop runs the job, the same phases and frames without
+    the harness's Python objects; it hands back (before anything runs) a candidate still in source form
+    and a test that did not compile, which :func:`run_candidate` reports.
+    """
+    runner = _PREPARED["runner"]
+    if runner is not None:
+        runner(nonce, fd, setup_code, code, tests, preloaded, test_reads, redirected, test_imports)
+    run_candidate(
+        nonce=nonce,
+        fd=fd,
+        setup_code=setup_code,
+        code=code,
+        tests=tests,
+        preloaded=preloaded,
+        test_reads=test_reads,
+        redirected=redirected,
+        test_imports=test_imports,
+    )
 
 
 def run_candidate(

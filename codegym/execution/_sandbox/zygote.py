@@ -339,6 +339,7 @@ class Worker:
         sys.modules.pop("harness", None)
         sys.modules.pop("_identity", None)  # its compiled checks, where built
         sys.modules.pop("_forkloop", None)
+        sys.modules.pop("_runner", None)  # the harness's loop in C, where built
         self.preloaded = {}
         names = list(self.cfg.get("preload", []))
         if self.restricted_imports:
@@ -363,7 +364,11 @@ class Worker:
 
             builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
             builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
-        harness.prepare(self.helper_names, bool(self.cfg.get("compiled_checks", True)))
+        harness.prepare(
+            self.helper_names,
+            bool(self.cfg.get("compiled_checks", True)),
+            bool(self.cfg.get("compiled_harness", True)),
+        )
         self.warm_up()
         self.poller = select.poll()
         # A signal from a candidate (same uid in a user namespace) must not stop the worker.
@@ -444,6 +449,7 @@ class Worker:
                 "uid": self.run_uid,
                 "python": sys.version.split()[0],
                 "checks": "c" if harness.checks_in_c() else "python",
+                "harness": "c" if harness.runner_in_c() else "python",
                 # None without a forker (the worker forks candidates itself).
                 "forker_loop": ("c" if self.forker_loop_in_c() else "python") if self.use_forker else None,
                 # Without a private /tmp the host removes this directory if it has to kill us.
@@ -933,17 +939,7 @@ class Worker:
                 os.setgroups([])
                 os.setresgid(uid, uid, uid)
                 os.setresuid(uid, uid, uid)
-            harness.run_candidate(
-                nonce=nonce,
-                fd=3,
-                setup_code=setup_code,
-                code=code,
-                tests=tests,
-                preloaded=self.snapshots,
-                test_reads=reads,
-                redirected=redirected,
-                test_imports=imports,
-            )
+            harness.run_job(nonce, 3, setup_code, code, tests, self.snapshots, reads, redirected, imports)
         except BaseException:  # noqa: BLE001
             try:
                 import traceback

@@ -1,0 +1,234 @@
+"""The harness's loop in C (``_runner.c``) and in Python (``run_candidate``) give the same verdicts."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from codegym.execution import ExecutionRequest, Limits, SandboxExecutor
+
+BUILT = importlib.util.find_spec("codegym.execution._sandbox._runner") is not None
+
+ADD = "def f(x):\n    return x + 1"
+
+# (code, tests, set-up, entry point): every phase, result code and message the harness sends.
+CASES = {
+    "pass_fail_error": (
+        ADD,
+        [
+            "assert f(1) == 2",
+            "assert f(1) == 3, 'nope é \\udc80'",
+            "raise ValueError('v' * 1000)",
+            "f(2) == 3",
+        ],
+        "",
+        "f",
+    ),
+    "long_exception_name": (
+        ADD,
+        ["raise type('E' * 300, (Exception,), {})('x')", "assert f(1) == 2"],
+        "",
+        "",
+    ),
+    "non_str_class_name": (
+        "class M(type):\n    __name__ = property(lambda c: 3)\nclass E(Exception, metaclass=M):\n    pass",
+        ["raise E('y')"],
+        "",
+        "",
+    ),
+    "overridden_str": (
+        "class E(Exception):\n    def __str__(self):\n        return 'forged'\ndef f():\n    raise E('real')",
+        ["f()"],
+        "",
+        "",
+    ),
+    "str_raises": (
+        "class E(Exception):\n    pass\ndef f():\n    raise E(type('S', (), {'__str__': 1})())",
+        ["f()"],
+        "",
+        "",
+    ),
+    "exits_in_test": (ADD, ["import sys\nsys.exit(0)", "assert f(1) == 2"], "", ""),
+    "memory_error": (ADD, ["raise MemoryError('m')", "assert f(1) == 2"], "", ""),
+    "candidate_raises": ("raise KeyError('k')", ["assert f(1) == 2"], "", ""),
+    "candidate_exits": ("raise SystemExit(0)", ["assert f(1) == 2"], "", ""),
+    "syntax_error": ("def f(:\n    pass", ["assert f()"], "", ""),
+    "test_does_not_compile": (ADD, ["assert f(1) == 2", "assert (", "assert f(1) == 2"], "", ""),
+    "no_tests": (ADD, [], "", ""),
+    "setup_binds_names": (
+        "import math\ndef f(x):\n    return OFFSET + x",
+        ["assert f(1) == 11", "assert math.floor(OFFSET / 3) == 3"],
+        "import math\nOFFSET = 10",
+        "f",
+    ),
+    "setup_fails": (ADD, ["assert f(1) == 2"], "import this_module_does_not_exist", ""),
+    "rebinds_setup_name": (
+        "def f(x):\n    global OFFSET\n    OFFSET = 0\n    return x",
+        ["assert f(1) == 1", "assert OFFSET == 0"],
+        "OFFSET = 10",
+        "",
+    ),
+    "builtin_replaced": (
+        "import builtins\nbuiltins.len = lambda x: 3\ndef f():\n    return []",
+        ["assert len(f()) == 3"],
+        "",
+        "",
+    ),
+    "builtins_reordered": (
+        "import builtins\nx = builtins.__dict__.pop('abs')\nbuiltins.abs = x\ndef f():\n    return 1",
+        ["assert f() == 1"],
+        "",
+        "",
+    ),
+    "builtins_swapped": ("__builtins__ = {}\ndef f():\n    return 1", ["assert f() == 1"], "", ""),
+    "module_attribute_replaced": (
+        "import math\nmath.sqrt = lambda x: 2\ndef f():\n    return 1",
+        ["import math\nassert math.sqrt(9) == 2"],
+        "",
+        "",
+    ),
+    "module_replaced_in_sys_modules": (
+        "import sys, types\nsys.modules['math'] = types.ModuleType('math')\ndef f():\n    return 1",
+        ["import math\nassert f() == 1"],
+        "",
+        "",
+    ),
+    "helper_replaced_later": (
+        "def f(x):\n    g = globals()\n    for k in list(g):\n"
+        "        if k.startswith('_') and callable(g[k]):\n            g[k] = lambda *a: True\n    return 0",
+        ["assert f(1) == 0", "assert f(1) == 5"],
+        "",
+        "f",
+    ),
+    "trace_installed": (
+        "import sys\nsys.settrace(lambda *a: None)\ndef f():\n    return 1",
+        ["assert f() == 1"],
+        "",
+        "",
+    ),
+    "forks_and_both_go_on": (
+        "import os\ndef f():\n    os.fork()\n    return 1",
+        ["assert f() == 1", "assert f() == 2"],
+        "",
+        "",
+    ),
+    "prints": (
+        "print('out')\nimport sys\nprint('err', file=sys.stderr)\ndef f():\n    return 1",
+        ["assert f() == 1"],
+        "",
+        "",
+    ),
+    "closes_stdout": ("import sys\nsys.stdout.close()\ndef f():\n    return 1", ["assert f() == 1"], "", ""),
+}
+
+_STABLE_TESTS = ("outcome", "exception", "message")
+
+
+def _run(compiled: str) -> tuple[str, dict]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CODEGYM_SANDBOX_COMPILED_HARNESS", compiled)
+        with SandboxExecutor(workers=1, cache_size=0, limits=Limits(timeout_s=5.0)) as ex:
+            reqs = [
+                ExecutionRequest(code, tests, setup, entry_point=ep)
+                for code, tests, setup, ep in CASES.values()
+            ]
+            results = ex.run_batch(reqs)
+            loop = ex._workers[0].hello["harness"]
+    return loop, dict(zip(CASES, results, strict=True))
+
+
+@pytest.fixture(scope="module")
+def both() -> tuple[dict, dict]:
+    c_loop, c = _run("1")
+    py_loop, py = _run("0")
+    assert c_loop == ("c" if BUILT else "python")
+    assert py_loop == "python"
+    return c, py
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_harness_loops_in_c_and_python_give_the_same_verdicts(both: tuple[dict, dict], name: str) -> None:
+    c, py = both[0][name], both[1][name]
+    assert (c.status, c.message, c.stdout, c.stderr) == (py.status, py.message, py.stdout, py.stderr)
+    assert [tuple(getattr(t, k) for k in _STABLE_TESTS) for t in c.tests] == [
+        tuple(getattr(t, k) for k in _STABLE_TESTS) for t in py.tests
+    ]
+
+
+def test_what_the_harness_loop_reports(both: tuple[dict, dict]) -> None:
+    """The verdicts themselves, for the cases whose outcome the loops must agree on for a reason."""
+    c = both[0]
+    first = c["pass_fail_error"].tests
+    assert [t.outcome.value for t in first] == ["passed", "failed", "error", "passed"]
+    assert first[1].message == "nope é \udc80".encode("utf-8", "replace").decode("utf-8", "replace")
+    assert first[2].exception == "ValueError" and first[2].message == "v" * 397 + "..."
+    assert c["long_exception_name"].tests[0].exception == "E" * 197 + "..."
+    assert c["non_str_class_name"].tests[0].exception == "<exception>"
+    assert c["overridden_str"].tests[0].message == "real"
+    assert c["str_raises"].tests[0].message == ""
+    assert [t.outcome.value for t in c["memory_error"].tests] == ["memory", "passed"]
+    assert c["syntax_error"].status.value == "syntax_error"
+    assert [t.outcome.value for t in c["test_does_not_compile"].tests] == ["passed", "infra", "passed"]
+    assert c["no_tests"].status.value == "passed"
+    assert c["setup_binds_names"].passed
+    assert c["setup_fails"].status.value == "infra" and "set-up code failed" in c["setup_fails"].message
+    for name, what in (
+        ("rebinds_setup_name", "'OFFSET' was rebound"),
+        ("builtin_replaced", "builtins.len was replaced"),
+        ("builtins_reordered", "the builtins were reordered"),
+        ("builtins_swapped", "__builtins__ was replaced"),
+        ("module_attribute_replaced", "math.sqrt was replaced"),
+        ("module_replaced_in_sys_modules", "module 'math' was replaced"),
+        ("trace_installed", "a trace or profile function was installed"),
+    ):
+        assert what in c[name].message, (name, c[name].message)
+        assert any(t.exception == "Tampering" for t in c[name].tests), name
+    assert not c["helper_replaced_later"].passed
+    assert [t.outcome.value for t in c["forks_and_both_go_on"].tests] == ["passed", "failed"]
+    assert c["prints"].stdout == "out\n" and c["prints"].stderr == "err\n"
+    assert c["closes_stdout"].passed
+
+
+@pytest.mark.skipif(not BUILT, reason="_runner.c not built")
+def test_the_compiled_loop_refuses_bad_arguments_before_running_anything() -> None:
+    import builtins
+
+    from codegym.execution._sandbox import _runner
+
+    code = compile("x = 1", "<t>", "exec")
+    good = [b"n" * 16, 3, None, code, [code], {}, frozenset(), (), ()]
+    with pytest.raises(RuntimeError, match="before _runner.prepare"):
+        _runner.run(*good)
+    with pytest.raises(TypeError, match="takes a dict"):
+        _runner.prepare([])
+    with pytest.raises(KeyError, match="bsnap"):
+        _runner.prepare({})
+    state = dict.fromkeys(("bsnap", "bvalues", "guarded_code", "poisoned_values", "helper_values"), ())
+    state.update(dict.fromkeys(("strict_compare", "sanitize_return", "sanitize_soft"), len))
+    state.update(dict.fromkeys(("prefix_is", "functions_intact", "class_is", "gettrace", "getprofile"), len))
+    state.update(cmp_name="a", ret_name="b", soft_name="c", poisoned=object, poisoned_bases=())
+    state.update(helper_dict={}, builtins_module=builtins, sys_modules={})
+    with pytest.raises(TypeError, match="bvalues must be a tuple"):
+        _runner.prepare({**state, "bvalues": []})
+    with pytest.raises(TypeError, match="builtins_module must be a module"):
+        _runner.prepare({**state, "builtins_module": {}})
+    _runner.prepare(state)  # only references kept: nothing runs until run()
+    for i, bad, what in (
+        (0, b"short", "nonce must be 16 bytes"),
+        (1, -1, "fd must be a file descriptor"),
+        (1, "3", "fd must be a file descriptor"),
+        (2, "x = 1", "setup_code must be a code object or None"),
+        (5, [], "preloaded must be a dict"),
+        (7, (("a",),), "redirected must hold"),
+        (5, {"m": (1,)}, "preloaded must map names"),
+    ):
+        args = list(good)
+        args[i] = bad
+        with pytest.raises(TypeError, match=what):
+            _runner.run(*args)
+    # A candidate in source form or a test that did not compile goes back to run_candidate.
+    for i, other in ((3, "x = 1"), (4, [code, "assert ("]), (4, [None])):
+        args = list(good)
+        args[i] = other
+        assert _runner.run(*args) is NotImplemented
