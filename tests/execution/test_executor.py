@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import threading
@@ -565,6 +566,44 @@ def test_the_forker_loop_in_c_or_python_gives_the_same_verdicts(
         assert forker_faults < 30, forker_faults
     else:
         assert forker_faults > 30, forker_faults
+
+
+_SET_UP_PROBE = """
+import json, os, resource
+names = ("AS", "CPU", "FSIZE", "CORE", "NOFILE", "NPROC", "MSGQUEUE", "MEMLOCK")
+print(json.dumps({
+    "session_leader": os.getsid(0) == os.getpid(),
+    "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+    "stdin": os.readlink("/proc/self/fd/0"),
+    "verdicts_on_3": os.readlink("/proc/self/fd/3").startswith("pipe:"),
+    "limits": {n: resource.getrlimit(getattr(resource, "RLIMIT_" + n)) for n in names},
+    "cwd": os.getcwd(),
+    "ids": [os.getresuid(), os.getresgid(), os.getgroups()],
+}))
+def f():
+    return 1
+"""
+
+
+@pytest.mark.parametrize("compiled", ["1", "0"])
+def test_the_forker_loops_set_up_the_child_as_the_python_child_does(
+    monkeypatch: pytest.MonkeyPatch, compiled: str
+) -> None:
+    """A candidate the forker acts on (new tests: Worker.child sets it up) and one its loop only forks for
+    (in C: ``_forkloop.c`` sets it up) see the same session, descriptors, limits, directory and ids."""
+    monkeypatch.setenv("CODEGYM_SANDBOX_COMPILED_FORKER", compiled)
+    with SandboxExecutor(workers=1, cache_size=0) as ex:
+        if "namespaces" not in ex.isolation:
+            pytest.skip("no PID namespace here: no forker")
+        first, second = (ex.run(_SET_UP_PROBE + f"# {i}", ["assert f() == 1"]) for i in range(2))
+    assert first.passed and second.passed, (first, second)
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert a["session_leader"] and a["verdicts_on_3"] and a["stdin"] == "/dev/null"
+    assert a["fds"][:4] == [0, 1, 2, 3] and len(a["fds"]) == 5  # and the one listdir opened
+    soft, hard = a["limits"].pop("AS")
+    assert soft == hard > 0  # relative to the forker's size, which may change between candidates
+    assert b["limits"].pop("AS")[0] > 0
+    assert a == b
 
 
 def _minor_faults(pid: int) -> int:

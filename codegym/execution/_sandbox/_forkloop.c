@@ -6,16 +6,21 @@
    Its loop in Python writes about a hundred pages per candidate (reference counts, new objects, frames);
    this loop writes a few: it reads the job into one buffer, forks, waits for the candidate, kills and
    reaps whatever the candidate left, and writes the answer, without creating a Python object. The job
-   is unmarshalled by the child. Jobs the forker has to act on itself (tests it must keep, modules it
-   must import) go back to the Python loop. */
+   is unmarshalled by the child, which first takes the steps zygote.py's Worker.child takes before it
+   runs any Python: a new session, its descriptors, its rlimits, its working directory and its uid.
+   Jobs the forker has to act on itself (tests it must keep, modules it must import) go back to the
+   Python loop. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -26,6 +31,75 @@
 
 static char *job;       /* the last job read (grown as needed, never shrunk) */
 static size_t job_cap;
+
+/* After the first byte: the number of rlimits, then each as struct "=iqq" (zygote.py's _RLIMIT). */
+#define RLIMIT_BYTES 20
+
+/* What every child sets up before it runs Python (serve()'s last argument). */
+struct own {
+    int devnull, out_w, err_w, close_top;
+    long uid; /* -1: keep the forker's */
+    char workdir[PATH_MAX];
+};
+
+/* The child cannot be set up: say why on its stderr (the capture) and exit as Worker.child does. */
+static void
+child_fails(const char *step)
+{
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "codegym sandbox: %s failed (errno %d)\n", step, errno);
+    if (n > 0) {
+        ssize_t ignored = write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+        (void)ignored;
+    }
+    _exit(70);
+}
+
+/* In the child, before any Python runs: Worker.child's steps, in its order. A limit the kernel refuses
+   is skipped, as there (what it refuses is beyond the hard limit the child inherits anyway). */
+static void
+set_up_child(const struct own *o, int vw, const char *limits, int n)
+{
+    if (setsid() < 0) {
+        child_fails("setsid");
+    }
+    if (dup2(o->devnull, 0) < 0 || dup2(o->out_w, 1) < 0 || dup2(o->err_w, 2) < 0 || dup2(vw, 3) < 0) {
+        child_fails("dup2");
+    }
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 4, o->close_top - 1, 0) < 0) /* as os.closerange, where the kernel has it */
+#endif
+    {
+        for (int fd = 4; fd < o->close_top; fd++) {
+            close(fd);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int32_t res;
+        int64_t soft, hard;
+        const char *p = limits + (size_t)i * RLIMIT_BYTES;
+        memcpy(&res, p, 4);
+        memcpy(&soft, p + 4, 8);
+        memcpy(&hard, p + 12, 8);
+        struct rlimit rl = {(rlim_t)soft, (rlim_t)hard}; /* -1 is RLIM_INFINITY, as in Python */
+        setrlimit(res, &rl);
+    }
+    if (chdir(o->workdir) < 0) {
+        child_fails("chdir");
+    }
+    if (o->uid >= 0) {
+        uid_t id = (uid_t)o->uid;
+        if (setgroups(0, NULL) < 0) {
+            child_fails("setgroups");
+        }
+        if (setresgid(id, id, id) < 0) {
+            child_fails("setresgid");
+        }
+        if (setresuid(id, id, id) < 0) {
+            child_fails("setresuid");
+        }
+    }
+}
 
 /* Read exactly n bytes: 0, 1 at end of file, -1 on an error (errno set). */
 static int
@@ -141,22 +215,33 @@ static PyObject *
 serve(PyObject *self, PyObject *args)
 {
     int req_r, ans_w, vw, children_fd;
-    if (!PyArg_ParseTuple(args, "iiii:serve", &req_r, &ans_w, &vw, &children_fd)) {
+    struct own o;
+    const char *workdir;
+    Py_ssize_t workdir_len;
+    if (!PyArg_ParseTuple(args, "iiii(iiiiy#l):serve", &req_r, &ans_w, &vw, &children_fd, &o.devnull, &o.out_w,
+                          &o.err_w, &o.close_top, &workdir, &workdir_len, &o.uid)) {
         return NULL;
     }
+    if ((size_t)workdir_len >= sizeof o.workdir || strlen(workdir) != (size_t)workdir_len) {
+        PyErr_SetString(PyExc_ValueError, "serve(): the working directory is too long or holds a NUL");
+        return NULL;
+    }
+    memcpy(o.workdir, workdir, (size_t)workdir_len + 1);
     for (;;) {
         Py_ssize_t n = read_job(req_r);
         if (n < 0) {
             return NULL;
         }
-        if (n == 0 || job[0] != CHILD_ONLY) {
+        Py_ssize_t start = n >= 2 ? 2 + (Py_ssize_t)(unsigned char)job[1] * RLIMIT_BYTES : n + 1;
+        if (start > n || job[0] != CHILD_ONLY) {
             return Py_BuildValue("(iy#)", -1, job, n);
         }
         PyOS_BeforeFork();
         pid_t pid = fork();
         if (pid == 0) {
             PyOS_AfterFork_Child();
-            return Py_BuildValue("(iy#)", 0, job + 1, n - 1);
+            set_up_child(&o, vw, job + 2, (unsigned char)job[1]);
+            return Py_BuildValue("(iy#)", 0, job + start, n - start);
         }
         int saved = errno;
         PyOS_AfterFork_Parent();
@@ -172,9 +257,11 @@ serve(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"serve", serve, METH_VARARGS,
-     "serve(req_r, ans_w, vw, children_fd) -> (pid, payload): run the forker's jobs until one needs "
-     "Python. In the forked child returns (0, the job without its first byte); in the forker (-1, the "
-     "job) for a job that does not start with b'C'. Raises EOFError when req_r is closed."},
+     "serve(req_r, ans_w, vw, children_fd, (devnull, out_w, err_w, close_top, workdir, uid)) -> (pid, "
+     "payload): run the forker's jobs until one needs Python. In the forked child, set up (session, "
+     "descriptors, the job's rlimits, working directory, uid unless -1), returns (0, the job's marshalled "
+     "part); in the forker (-1, the job) for a job that does not start with b'C'. Raises EOFError when "
+     "req_r is closed."},
     {NULL, NULL, 0, NULL},
 };
 

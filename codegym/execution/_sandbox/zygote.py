@@ -40,6 +40,9 @@ _ANSWER = struct.Struct("=iid")
 # The first byte of a job for the forker: the candidate's child can take the job alone, or the forker
 # has to act on it first (keep the tests' code, import the modules the tests import).
 _CHILD_ONLY, _FORKER_TOO = b"C", b"P"
+# A job for the forker: that byte, the number of rlimits, each rlimit as (resource, soft, hard) in this
+# struct (native order: ``_forkloop.c`` reads them in the child), then the rest of the job marshalled.
+_RLIMIT = struct.Struct("=iqq")
 # Candidates up to this size are compiled by the worker, which never forks for them (see precompile).
 _PRECOMPILE_MAX = 1 << 18
 _WARN_ERROR = ("error", None, Warning, None, 0)
@@ -122,9 +125,11 @@ class Forker:
         self.buf = b""
         self.fds_open: tuple[int, ...] = (req_w, ans_r, statm, vr, out_fd, err_fd)
 
-    def send(self, job, alone: bool) -> None:
-        """Send a job; ``alone``: the candidate's child can take it without the forker acting on it."""
-        write_frame(self.req_w, (_CHILD_ONLY if alone else _FORKER_TOO) + marshal.dumps(job))
+    def send(self, limits: list, job, alone: bool) -> None:
+        """Send a job with the child's rlimits; ``alone``: the child can take it without the forker."""
+        block = b"".join(_RLIMIT.pack(res, soft, hard) for res, (soft, hard) in limits)
+        head = (_CHILD_ONLY if alone else _FORKER_TOO) + bytes((len(limits),))
+        write_frame(self.req_w, head + block + marshal.dumps(job))
 
     def answer(self, wait_s: float = 0.0):
         """Return (wait status, CPU seconds) of the finished candidate, None if it runs, or LOST."""
@@ -176,6 +181,14 @@ class Forker:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def unpack_job(frame: bytes) -> tuple[list, tuple]:
+    """Return the rlimit pairs and the job of a frame :meth:`Forker.send` wrote (after its first byte)."""
+    n = frame[1]
+    end = 2 + n * _RLIMIT.size
+    limits = [(res, (soft, hard)) for res, soft, hard in _RLIMIT.iter_unpack(frame[2:end])]
+    return limits, marshal.loads(frame[end:])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -624,6 +637,11 @@ class Worker:
         fork, wait4, waitpid, kill, write = os.fork, os.wait4, os.waitpid, os.kill, os.write
         setfl, F_SETFL = fcntl.fcntl, fcntl.F_SETFL
         serve = _forkloop.serve if self.forker_loop_in_c() else None
+        # What the C loop's children set up before they run Python, as child() does (see child_alone).
+        uid = self.run_uid
+        top = max(vw, out_w, err_w, self.host_in, self.host_out, self.devnull, self.child_fd_top)
+        own = (self.devnull, out_w, err_w, top + 64, os.fsencode(self.workdir))
+        own += (-1,) if uid is None else (uid,)
         import gc
 
         # Before each fork: what the forker allocated since joins the frozen objects and the count of
@@ -636,15 +654,15 @@ class Worker:
             try:
                 if serve is not None:
                     freeze()
-                    pid, payload = serve(req_r, ans_w, vw, mine)
-                    if pid == 0:  # the candidate's child, with a job that needs only its known tests
-                        self.child_alone(payload, known, vw, out_w, err_w)
-                    job = loads(payload[1:])  # a job the forker acts on
+                    pid, payload = serve(req_r, ans_w, vw, mine, own)
+                    if pid == 0:  # the candidate's child, set up, with a job that needs only its known tests
+                        self.child_alone(payload, known)
+                    limits, job = unpack_job(payload)  # a job the forker acts on
                 else:
-                    job = loads(read_frame(req_r)[1:])
+                    limits, job = unpack_job(read_frame(req_r))
             except (EOFError, OSError, ValueError):
                 return
-            code, limits, setup, (fresh, tests), reads, used, nonce, imports = job
+            code, setup, (fresh, tests), reads, used, nonce, imports = job
             if fresh:  # the tests' code (the first candidate of this test set): keep it, in order
                 if fresh == 2:
                     del known[:]  # the worker started its numbering over
@@ -676,16 +694,21 @@ class Worker:
                 pass
             write(ans_w, pack(pid, status, ru.ru_utime + ru.ru_stime))
 
-    def child_alone(  # pragma: no cover - runs in the candidate's child
-        self, payload: bytes, known: list, vw: int, out_w: int, err_w: int
-    ) -> None:
-        """Build the job ``_forkloop.serve`` forked this child for (its tests by index), then run it."""
+    def child_alone(self, payload: bytes, known: list) -> None:  # pragma: no cover - runs in the child
+        """Run the job ``_forkloop.serve`` forked this child for (its tests by index); never returns.
+
+        ``serve`` has set the child up as :meth:`child` does (session, descriptors, rlimits, working
+        directory, uid) before it returned here, so this only builds the job and runs the harness.
+        """
         try:
-            code, limits, setup, (_fresh, tests), reads, used, nonce, imports = marshal.loads(payload)
-            job = self.child_job(code, limits, setup, [known[i] for i in tests], reads, used, imports)
+            code, setup, (_fresh, tests), reads, used, nonce, imports = marshal.loads(payload)
+            _code, _limits, setup_code, tests, reads, redirected, imports = self.child_job(
+                code, (), setup, [known[i] for i in tests], reads, used, imports
+            )
+            harness.run_job(nonce, 3, setup_code, code, tests, self.snapshots, reads, redirected, imports)
         except BaseException:  # noqa: BLE001 - never return into the forker's loop
-            os._exit(70)
-        self.child(job, nonce, vw, out_w, err_w)
+            _report_failure()
+        os._exit(70)
 
     @staticmethod
     def child_job(code, limits: list, setup, tests: list, reads, used, imports) -> tuple:
@@ -748,7 +771,6 @@ class Worker:
                 self.forker_imports.update(imports)
                 job = (
                     code,
-                    self.rlimits(lim, fk.statm),
                     req.get("setup"),
                     tests,
                     req.get("reads", ()),
@@ -757,7 +779,7 @@ class Worker:
                     imports,
                 )
                 start = time.monotonic()
-                fk.send(job, alone)
+                fk.send(self.rlimits(lim, fk.statm), job, alone)
                 break
             except OSError:
                 # The forker died between candidates (a candidate killed it): replace it once.
@@ -941,12 +963,7 @@ class Worker:
                 os.setresuid(uid, uid, uid)
             harness.run_job(nonce, 3, setup_code, code, tests, self.snapshots, reads, redirected, imports)
         except BaseException:  # noqa: BLE001
-            try:
-                import traceback
-
-                os.write(2, traceback.format_exc().encode()[-2000:])
-            except BaseException:  # noqa: BLE001
-                pass
+            _report_failure()
         os._exit(70)
 
     def rlimits(self, lim: dict, statm: int | None = None) -> list:
@@ -1423,6 +1440,16 @@ class Worker:
         self.kill_all(None)
         if not self.mount_ns:
             _rmtree(self.base)
+
+
+def _report_failure() -> None:  # pragma: no cover - runs in the candidate's child
+    """Write the traceback of the harness's own failure to the child's stderr (the capture), if it can."""
+    try:
+        import traceback
+
+        os.write(2, traceback.format_exc().encode()[-2000:])
+    except BaseException:  # noqa: BLE001
+        pass
 
 
 def _read_captures(out_fd: int, err_fd: int, cap: int) -> tuple[str, str]:
