@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import math
+import random
+import struct
 
 import pytest
 
@@ -232,3 +235,184 @@ def test_the_compiled_loop_refuses_bad_arguments_before_running_anything() -> No
         args = list(good)
         args[i] = other
         assert _runner.run(*args) is NotImplemented
+
+
+# The worker's side of the frames: harness.parse_frames and its twin in _runner.c.
+
+NONCE = bytes(range(16))
+
+
+def _frame(
+    kind: bytes, index: int, payload: bytes = b"", nonce: bytes = NONCE, plen: int | None = None
+) -> bytes:
+    from codegym.execution._sandbox import harness
+
+    size = len(payload) if plen is None else plen
+    return nonce + harness.HEADER.pack(kind, index, size) + payload
+
+
+def _t(x: float) -> bytes:
+    return struct.pack("<d", x)
+
+
+def _end(index: int, code: bytes = b"P", dur: float = 0.5, text: bytes = b"\0") -> bytes:
+    return _frame(b"E", index, code + _t(dur) + text)
+
+
+_GOOD = (
+    _frame(b"B", -2, _t(1.0))
+    + _end(-2)
+    + _frame(b"B", -1, _t(2.0))
+    + _end(-1)
+    + _frame(b"B", 0, _t(3.0))
+    + _end(0, b"F", 0.25, "AssertionError\0nope é".encode())
+    + _frame(b"B", 1, _t(4.0))
+    + _end(1, b"E", -3.0, b"ValueError\0\xc3\0\xa9 \xff bad utf-8")
+    + _frame(b"D", 0)
+)
+
+STREAMS = {
+    "good": _GOOD,
+    "good_then_more": _GOOD + _frame(b"B", 2, _t(5.0)),
+    "wrong_nonce": _frame(b"B", -2, _t(1.0), nonce=b"x" * 16),
+    "negative_length": _frame(b"B", -2, b"", plen=-1),
+    "too_long": _frame(b"B", -2, b"", plen=3001),
+    "partial_header": _GOOD[:10],
+    "partial_payload": _GOOD[:30],
+    "begin_out_of_order": _frame(b"B", 0, _t(1.0)),
+    "begin_twice": _frame(b"B", -2, _t(1.0)) + _frame(b"B", -1, _t(1.0)),
+    "begin_wrong_size": _frame(b"B", -2, _t(1.0) + b"x"),
+    "end_without_begin": _end(-2),
+    "end_other_phase": _frame(b"B", -2, _t(1.0)) + _end(-1),
+    "end_too_short": _frame(b"B", -2, _t(1.0)) + _frame(b"E", -2, b"P" + b"\0" * 7),
+    "end_no_text": _frame(b"B", -2, _t(1.0)) + _frame(b"E", -2, b"P" + _t(0.1)),
+    "end_non_ascii_code": _frame(b"B", -2, _t(1.0)) + _end(-2, b"\xff"),
+    "end_no_nul": _frame(b"B", -2, _t(1.0)) + _end(-2, b"E", 0.1, b"just a name"),
+    "done_in_phase": _frame(b"B", -2, _t(1.0)) + _frame(b"D", 0),
+    "after_done": _frame(b"D", 0) + _frame(b"B", -2, _t(1.0)),
+    "unknown_kind": _frame(b"Z", 0),
+    "nan_and_inf_times": _frame(b"B", -2, _t(float("nan"))) + _end(-2, b"P", float("inf")),
+    "huge_index": _frame(b"B", -2, _t(1.0))
+    + _end(-2)
+    + _frame(b"B", -1, _t(1.0))
+    + _end(-1)
+    + _frame(b"B", 0, _t(1.0))
+    + _end(0)
+    + _frame(b"B", 1, _t(1.0))
+    + _frame(b"E", 2**31 - 1, b"P" + _t(0.0)),
+}
+
+
+# Streams that are a valid beginning of a candidate's frames (nothing wrong in them yet).
+_VALID_PREFIXES = (
+    "partial_header",
+    "partial_payload",
+    "end_no_text",
+    "end_no_nul",
+    "end_non_ascii_code",
+    "nan_and_inf_times",
+)
+
+
+def _parsers() -> list:
+    from codegym.execution._sandbox import harness
+
+    out = [pytest.param(harness.parse_frames, id="python")]
+    if BUILT:
+        from codegym.execution._sandbox import _runner
+
+        out.append(pytest.param(_runner.parse_frames, id="c"))
+    return out
+
+
+def _fresh_state() -> dict:
+    return {"results": {}, "expected": -2, "in_phase": None, "mark": 0.5, "done": False, "error": ""}
+
+
+def _same(a, b) -> bool:
+    """Equal, NaN included (the parsers keep a NaN begin time as it is). A time clamped to the parser's
+    clock (a phase's end, the DONE frame) is read at a different moment by each parser: floats beyond
+    1000 (the test's own times are small; the clock counts from boot) agree within a second, and
+    durations clamped to the time since a clock reading within 10 ms."""
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) and math.isnan(b):
+            return True
+        return a == b or abs(a - b) <= (1.0 if max(abs(a), abs(b)) > 1000 else 0.01)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _agree(a: tuple[dict, int], b: tuple[dict, int]) -> bool:
+    """The same state and the same number of bytes read."""
+    return a[1] == b[1] and _same(a[0], b[0])
+
+
+def _parse_in_chunks(parse, stream: bytes, sizes: list[int]) -> tuple[dict, int]:
+    """Feed ``stream`` in chunks of ``sizes`` (as pipe reads split it), as the worker's drain() does."""
+    st, buf, left, read = _fresh_state(), bytearray(), 0, 0
+    for n in sizes:
+        buf.extend(stream[left : left + n])
+        left += n
+        used = parse(buf, NONCE, st)
+        read += used
+        del buf[:used]
+    return st, read
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+def test_the_frame_parsers_agree(name: str) -> None:
+    from codegym.execution._sandbox import harness
+
+    stream = STREAMS[name]
+    whole = [len(stream)]
+    bytewise = [1] * len(stream)
+    for sizes in (whole, bytewise):
+        outs = [_parse_in_chunks(p.values[0], stream, sizes) for p in _parsers()]
+        for out in outs[1:]:
+            assert _agree(out, outs[0]), (name, out, outs[0])
+    st, _ = _parse_in_chunks(harness.parse_frames, stream, whole)
+    if name == "good":
+        assert not st["error"] and st["done"]
+        assert st["results"][0] == ("F", 0.25, "AssertionError", "nope é")
+        assert st["results"][1] == ("E", 0.0, "ValueError", "\ufffd\0\ufffd \ufffd bad utf-8")
+    elif name in _VALID_PREFIXES:
+        assert not st["error"]
+    else:
+        assert st["error"], name
+
+
+def test_the_frame_parsers_agree_on_random_streams() -> None:
+    """Seeded mutations of a good stream (flipped, dropped, repeated bytes), read in random chunks."""
+    rng = random.Random(1234)
+    parsers = [p.values[0] for p in _parsers()]
+    for _ in range(400):
+        data = bytearray(_GOOD)
+        for _ in range(rng.randint(0, 3)):
+            i = rng.randrange(len(data))
+            op = rng.random()
+            if op < 0.5:
+                data[i] = rng.randrange(256)
+            elif op < 0.75:
+                del data[i]
+            else:
+                data[i:i] = data[i : i + rng.randint(1, 40)]
+        sizes, left = [], len(data)
+        while left > 0:
+            sizes.append(min(left, rng.randint(1, 120)))
+            left -= sizes[-1]
+        outs = [_parse_in_chunks(p, bytes(data), sizes) for p in parsers]
+        for out in outs[1:]:
+            assert _agree(out, outs[0]), (bytes(data), out, outs[0])
+
+
+@pytest.mark.skipif(not BUILT, reason="_runner.c not built")
+def test_the_compiled_frame_parser_refuses_bad_arguments() -> None:
+    from codegym.execution._sandbox import _runner
+
+    with pytest.raises(TypeError, match="a bytearray, bytes and a dict"):
+        _runner.parse_frames(b"", NONCE, _fresh_state())
+    with pytest.raises(TypeError, match="st must hold"):
+        _runner.parse_frames(bytearray(), NONCE, {})

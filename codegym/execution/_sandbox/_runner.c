@@ -8,7 +8,10 @@
    worker, before any fork, and read through borrowed references in the child), builds the verdict
    frames in a static buffer and writes them with write(2); the candidate, the tests and the helpers
    run as before. It runs the same phases, sends the same frames and reports the same problems as
-   harness.run_candidate. */
+   harness.run_candidate.
+
+   The worker reads those frames with parse_frames(), the twin of harness.parse_frames: the same
+   checks, states and errors, without a Python object per frame. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
@@ -853,6 +856,183 @@ prepare(PyObject *self, PyObject *state)
     Py_RETURN_NONE;
 }
 
+/* Python's max(a, b) and min(a, b) on floats, NaN included: the first unless the second is larger
+   (smaller). */
+static double
+py_max(double a, double b)
+{
+    return b > a ? b : a;
+}
+
+static double
+py_min(double a, double b)
+{
+    return b < a ? b : a;
+}
+
+static double
+get_double_le(const unsigned char *p)
+{
+    uint64_t bits = 0;
+    for (int i = 0; i < TIME_BYTES; i++) {
+        bits |= (uint64_t)p[i] << (8 * i);
+    }
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* Store v (a new reference; NULL fails) as st[key]. */
+static int
+put(PyObject *st, const char *key, PyObject *v)
+{
+    if (v == NULL) {
+        return -1;
+    }
+    int r = PyDict_SetItemString(st, key, v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* One END frame's (code, duration, exception name, message), decoded as harness.parse_frames does:
+   the code as ASCII, the texts as UTF-8 with replacement, split at the first NUL byte (a NUL never
+   ends up inside a decoded character, so splitting before or after decoding is the same). */
+static PyObject *
+end_result(const unsigned char *payload, Py_ssize_t plen, double dur)
+{
+    PyObject *code = PyUnicode_DecodeASCII((const char *)payload, 1, "replace");
+    const unsigned char *text = payload + 1 + TIME_BYTES;
+    Py_ssize_t n = plen - 1 - TIME_BYTES;
+    const unsigned char *nul = memchr(text, 0, (size_t)n);
+    Py_ssize_t exc_len = nul ? nul - text : n;
+    PyObject *exc = PyUnicode_DecodeUTF8((const char *)text, exc_len, "replace");
+    PyObject *msg = nul ? PyUnicode_DecodeUTF8((const char *)nul + 1, n - exc_len - 1, "replace")
+                        : PyUnicode_FromStringAndSize(NULL, 0);
+    PyObject *out = code && exc && msg ? Py_BuildValue("(OdOO)", code, dur, exc, msg) : NULL;
+    Py_XDECREF(code);
+    Py_XDECREF(exc);
+    Py_XDECREF(msg);
+    return out;
+}
+
+static PyObject *
+parse_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyByteArray_Check(args[0]) || !PyBytes_Check(args[1]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "parse_frames(buf, nonce, st) takes a bytearray, bytes and a dict");
+        return NULL;
+    }
+    PyObject *st = args[2];
+    PyObject *results = PyDict_GetItemString(st, "results");
+    PyObject *expected_o = PyDict_GetItemString(st, "expected");
+    PyObject *in_phase_o = PyDict_GetItemString(st, "in_phase");
+    PyObject *mark_o = PyDict_GetItemString(st, "mark");
+    PyObject *done_o = PyDict_GetItemString(st, "done");
+    PyObject *error_o = PyDict_GetItemString(st, "error");
+    if (results == NULL || !PyDict_Check(results) || expected_o == NULL || !PyLong_Check(expected_o)
+        || in_phase_o == NULL || (in_phase_o != Py_None && !PyLong_Check(in_phase_o)) || mark_o == NULL
+        || done_o == NULL || error_o == NULL || !PyUnicode_Check(error_o)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "parse_frames(): st must hold results, expected, in_phase, mark, done and error");
+        return NULL;
+    }
+    long long expected = PyLong_AsLongLong(expected_o);
+    int has_phase = in_phase_o != Py_None;
+    long long in_phase = has_phase ? PyLong_AsLongLong(in_phase_o) : 0;
+    double mark = PyFloat_AsDouble(mark_o);
+    int done = PyObject_IsTrue(done_o);
+    if (PyErr_Occurred() || done < 0) {
+        return NULL;
+    }
+    int failed = PyUnicode_GET_LENGTH(error_o) > 0;
+    const char *error = NULL;
+    const unsigned char *buf = (const unsigned char *)PyByteArray_AS_STRING(args[0]);
+    Py_ssize_t len = PyByteArray_GET_SIZE(args[0]);
+    const char *nonce_p = PyBytes_AS_STRING(args[1]);
+    Py_ssize_t nonce_len = PyBytes_GET_SIZE(args[1]);
+    const Py_ssize_t hsize = NONCE_BYTES + HEADER_BYTES;
+    Py_ssize_t pos = 0;
+    int changed = 0;
+    while (!failed && !error && len - pos >= hsize) {
+        const unsigned char *f = buf + pos;
+        if (nonce_len != NONCE_BYTES || memcmp(f, nonce_p, NONCE_BYTES) != 0) {
+            error = "unauthenticated data on the verdict channel";
+            break;
+        }
+        char kind = (char)f[NONCE_BYTES];
+        const unsigned char *h = f + NONCE_BYTES + 1;
+        int32_t index = (int32_t)((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24);
+        int16_t plen = (int16_t)((uint16_t)h[4] | (uint16_t)h[5] << 8);
+        if (plen < 0 || plen > MAX_PAYLOAD) {
+            error = "malformed verdict frame";
+            break;
+        }
+        if (len - pos < hsize + plen) {
+            break;
+        }
+        const unsigned char *payload = f + hsize;
+        pos += hsize + plen;
+        double now = monotonic();
+        changed = 1;
+        if (done) {
+            error = "verdict frame after the end";
+        }
+        else if (kind == 'B') {
+            if (has_phase || index != expected || plen != TIME_BYTES) {
+                error = "verdict frames out of order";
+            }
+            else {
+                has_phase = 1;
+                in_phase = index;
+                mark = py_min(py_max(get_double_le(payload), mark), now);
+            }
+        }
+        else if (kind == 'E') {
+            if (!has_phase || in_phase != index || plen < 1 + TIME_BYTES) {
+                error = "verdict frames out of order";
+            }
+            else {
+                double dur = get_double_le(payload + 1);
+                dur = py_min(py_max(dur, 0.0), py_max(0.0, now - mark));
+                PyObject *key = PyLong_FromLong(index);
+                PyObject *value = key ? end_result(payload, plen, dur) : NULL;
+                int r = value ? PyDict_SetItem(results, key, value) : -1;
+                Py_XDECREF(key);
+                Py_XDECREF(value);
+                if (r < 0) {
+                    return NULL;
+                }
+                has_phase = 0;
+                expected = index != PHASE_SETUP ? (long long)index + 1 : PHASE_CODE;
+                mark = py_min(mark + dur, now);
+            }
+        }
+        else if (kind == 'D') {
+            if (has_phase) {
+                error = "verdict frames out of order";
+            }
+            else {
+                done = 1;
+                mark = now;
+            }
+        }
+        else {
+            error = "unknown verdict frame";
+        }
+    }
+    if (error != NULL && put(st, "error", PyUnicode_FromString(error)) < 0) {
+        return NULL;
+    }
+    if (changed) {
+        if (put(st, "expected", PyLong_FromLongLong(expected)) < 0
+            || put(st, "in_phase", has_phase ? PyLong_FromLongLong(in_phase) : Py_NewRef(Py_None)) < 0
+            || put(st, "mark", PyFloat_FromDouble(mark)) < 0 || put(st, "done", PyBool_FromLong(done)) < 0) {
+            return NULL;
+        }
+    }
+    return PyLong_FromSsize_t(pos);
+}
+
 static PyMethodDef methods[] = {
     {"prepare", (PyCFunction)prepare, METH_O,
      "prepare(state) -> None: keep the harness's objects (a dict of them; see harness.prepare) for run()."},
@@ -860,6 +1040,9 @@ static PyMethodDef methods[] = {
      "run(nonce, fd, setup_code, code, tests, preloaded, test_reads, redirected, test_imports): run the "
      "set-up, the candidate and the tests as harness.run_candidate does and exit; NotImplemented (before "
      "anything runs) for a candidate in source form or a test that is not a code object."},
+    {"parse_frames", (PyCFunction)(void (*)(void))parse_frames, METH_FASTCALL,
+     "parse_frames(buf, nonce, st) -> int: harness.parse_frames in C (the worker's side of the verdict "
+     "frames): read the complete frames at the start of buf, update st, return the bytes read."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -431,6 +431,7 @@ def prepare(
         _PREPARED["checks"] = _tuple(_rebind(f, private) for f in (prefix_is, functions_intact, class_is))
     module["run_candidate"] = private["run_candidate"] = _rebind(module["run_candidate"], private)
     _PREPARED["runner"] = None
+    _PREPARED["parser"] = parse_frames
     if compiled_runner and _c_runner is not None:
         p = _PREPARED
         cmp_name, ret_name, soft_name, _prefix = p["helper_names"]
@@ -461,6 +462,7 @@ def prepare(
             }
         )
         _PREPARED["runner"] = _c_runner.run
+        _PREPARED["parser"] = _c_runner.parse_frames
 
 
 def checks_in_c() -> bool:
@@ -471,6 +473,69 @@ def checks_in_c() -> bool:
 def runner_in_c() -> bool:
     """Whether :func:`run_job` runs the loop of ``_runner.c`` (after :func:`prepare`)."""
     return _PREPARED.get("runner") is not None
+
+
+def frame_parser():
+    """Return the worker's verdict frame parser: :func:`parse_frames`, or its twin in ``_runner.c``."""
+    return _PREPARED.get("parser", parse_frames)
+
+
+def parse_frames(buf: bytearray, nonce: bytes, st: dict) -> int:
+    """Read the complete verdict frames at the start of ``buf`` (the worker's side); return the bytes read.
+
+    ``st`` holds what the frames said so far and is updated in place: ``results`` (phase index ->
+    (result code, duration, exception name, message)), ``expected`` (the next phase to begin),
+    ``in_phase`` (the phase begun and not ended, or None), ``mark`` (when it began, or the last one
+    ended, on ``time.monotonic()``'s clock), ``done`` and ``error`` (what was wrong, then nothing more
+    is read). Only a complete, in-order sequence of frames that carry the candidate's nonce counts; a
+    phase's begin time and duration are clamped to what the worker's own clock allows.
+    """
+    hsize = NONCE_BYTES + HEADER.size
+    tsize = TIME.size
+    pos = 0
+    while not st["error"] and _len(buf) - pos >= hsize:
+        if buf[pos : pos + NONCE_BYTES] != nonce:
+            st["error"] = "unauthenticated data on the verdict channel"
+            break
+        kind, index, plen = HEADER.unpack_from(buf, pos + NONCE_BYTES)
+        if plen < 0 or plen > MAX_PAYLOAD:
+            st["error"] = "malformed verdict frame"
+            break
+        if _len(buf) - pos < hsize + plen:
+            break
+        payload = _bytes(buf[pos + hsize : pos + hsize + plen])
+        pos += hsize + plen
+        now = time.monotonic()
+        if st["done"]:
+            st["error"] = "verdict frame after the end"
+        elif kind == K_BEGIN:
+            if st["in_phase"] is not None or index != st["expected"] or plen != tsize:
+                st["error"] = "verdict frames out of order"
+            else:
+                (t,) = TIME.unpack(payload)
+                st["in_phase"] = index
+                st["mark"] = min(max(t, st["mark"]), now)
+        elif kind == K_END:
+            if st["in_phase"] != index or plen < 1 + tsize:
+                st["error"] = "verdict frames out of order"
+            else:
+                code = payload[:1].decode("ascii", "replace")
+                (dur,) = TIME.unpack_from(payload, 1)
+                exc, _, msg = payload[1 + tsize :].decode("utf-8", "replace").partition("\0")
+                dur = min(max(dur, 0.0), max(0.0, now - st["mark"]))
+                st["results"][index] = (code, dur, exc, msg)
+                st["in_phase"] = None
+                st["expected"] = index + 1 if index != PHASE_SETUP else PHASE_CODE
+                st["mark"] = min(st["mark"] + dur, now)
+        elif kind == K_DONE:
+            if st["in_phase"] is not None:
+                st["error"] = "verdict frames out of order"
+            else:
+                st["done"] = True
+                st["mark"] = now
+        else:
+            st["error"] = "unknown verdict frame"
+    return pos
 
 
 def _rebind(f, namespace: dict):

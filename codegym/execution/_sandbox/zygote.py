@@ -1009,82 +1009,28 @@ class Worker:
         instead of one per frame. BEGIN frames carry the child's ``time.monotonic()`` (the same clock)
         so per-test deadlines are exact even though frames are read late.
         """
-        h = harness
-        HEADER, K_BEGIN, K_DONE, K_END, TIME = h.HEADER, h.K_BEGIN, h.K_DONE, h.K_END, h.TIME
-        MAX_PAYLOAD, NONCE_BYTES, PHASE_CODE, PHASE_SETUP = (
-            h.MAX_PAYLOAD,
-            h.NONCE_BYTES,
-            h.PHASE_CODE,
-            h.PHASE_SETUP,
-        )
-        hsize = NONCE_BYTES + HEADER.size
-        tsize = TIME.size
         st = {
             "results": {},
-            "expected": PHASE_SETUP,
+            "expected": harness.PHASE_SETUP,
             "in_phase": None,
             "mark": start,  # when the current phase began, or the last phase ended
             "done": False,
             "error": "",
         }
         buf = bytearray()
+        parse = harness.frame_parser()
 
         def drain() -> None:
-            nonlocal buf
             while True:
                 try:
                     chunk = os.read(vr, 1 << 16)
-                except BlockingIOError:
+                except OSError:  # BlockingIOError: empty
                     break
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                buf += chunk
-            pos = 0
-            while not st["error"] and len(buf) - pos >= hsize:
-                if buf[pos : pos + NONCE_BYTES] != nonce:
-                    st["error"] = "unauthenticated data on the verdict channel"
-                    break
-                kind, index, plen = HEADER.unpack_from(buf, pos + NONCE_BYTES)
-                if plen < 0 or plen > MAX_PAYLOAD:
-                    st["error"] = "malformed verdict frame"
-                    break
-                if len(buf) - pos < hsize + plen:
-                    break
-                payload = bytes(buf[pos + hsize : pos + hsize + plen])
-                pos += hsize + plen
-                now = time.monotonic()
-                if st["done"]:
-                    st["error"] = "verdict frame after the end"
-                elif kind == K_BEGIN:
-                    if st["in_phase"] is not None or index != st["expected"] or plen != tsize:
-                        st["error"] = "verdict frames out of order"
-                    else:
-                        (t,) = TIME.unpack(payload)
-                        st["in_phase"] = index
-                        st["mark"] = min(max(t, st["mark"]), now)
-                elif kind == K_END:
-                    if st["in_phase"] != index or plen < 1 + tsize:
-                        st["error"] = "verdict frames out of order"
-                    else:
-                        code = payload[:1].decode("ascii", "replace")
-                        (dur,) = TIME.unpack_from(payload, 1)
-                        exc, _, msg = payload[1 + tsize :].decode("utf-8", "replace").partition("\0")
-                        dur = min(max(dur, 0.0), max(0.0, now - st["mark"]))
-                        st["results"][index] = (code, dur, exc, msg)
-                        st["in_phase"] = None
-                        st["expected"] = index + 1 if index != PHASE_SETUP else PHASE_CODE
-                        st["mark"] = min(st["mark"] + dur, now)
-                elif kind == K_DONE:
-                    if st["in_phase"] is not None:
-                        st["error"] = "verdict frames out of order"
-                    else:
-                        st["done"] = True
-                        st["mark"] = now
-                else:
-                    st["error"] = "unknown verdict frame"
-            del buf[:pos]
+                buf.extend(chunk)
+                if len(chunk) < 1 << 16:
+                    break  # the pipe held less: read again when it has more
+            if buf:
+                del buf[: parse(buf, nonce, st)]
 
         poller = self.poller
         status = None
