@@ -14,6 +14,7 @@ import functools
 import hashlib
 import itertools
 import json
+import json.scanner
 import marshal
 import os
 import queue
@@ -86,6 +87,10 @@ SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSW", "CREDENTIAL", "AUTH", "COOK
 
 ISOLATION_MODES = ("auto", "namespace", "process")
 _LEN = struct.Struct(">I")
+# The workers' answers are JSON (never unmarshalled: a worker runs beside untrusted code). One C scanner
+# for all of them: ``json.loads`` would first guess the encoding and build a decoder per call.
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
+_OUTCOMES = {o.value: o for o in Outcome}
 _HOST_GRACE_S = 15.0  # how long beyond the candidate's own budget the host waits for a worker
 _PIPELINE = 2  # requests queued per worker (one running, one waiting)
 _START_TIMEOUT_S = 60.0
@@ -333,13 +338,13 @@ class _Worker:
             if len(buf) >= 4:
                 (n,) = _LEN.unpack_from(buf)
                 if len(buf) >= 4 + n:
-                    frame = bytes(buf[4 : 4 + n])
+                    frame = buf[4 : 4 + n]
                     del buf[: 4 + n]
                     try:
-                        answer = json.loads(frame)
-                    except ValueError as exc:
-                        raise WorkerDied(f"malformed answer from the sandbox worker ({exc})") from None
-                    if not isinstance(answer, dict):
+                        answer, end = _scan_json(frame.decode("ascii"), 0)  # the worker writes ASCII
+                    except (ValueError, StopIteration) as exc:
+                        raise WorkerDied(f"malformed answer from the sandbox worker ({exc!r})") from None
+                    if not isinstance(answer, dict) or end != n:
                         raise WorkerDied("malformed answer from the sandbox worker")
                     return answer
             left = deadline - time.monotonic()
@@ -431,15 +436,28 @@ def _limits_dict(limits: Limits) -> dict:
     return dict(_limits_items(limits))
 
 
+@functools.lru_cache(maxsize=256)
+def _limits_bytes(limits: Limits) -> bytes:
+    return repr(_limits_items(limits)).encode()
+
+
+def _outcome(value: str) -> Outcome:
+    """``Outcome(value)`` without the enum machinery (this runs per test of every candidate)."""
+    o = _OUTCOMES.get(value) if isinstance(value, str) else None
+    if o is None:
+        raise ValueError(f"{value!r} is not an Outcome")
+    return o
+
+
 def _result_from_dict(d: dict, n_tests: int) -> ExecutionResult:
     tests = tuple(
-        TestVerdict(index=i, outcome=Outcome(t[0]), duration_s=float(t[1]), exception=t[2], message=t[3])
+        TestVerdict(index=i, outcome=_outcome(t[0]), duration_s=float(t[1]), exception=t[2], message=t[3])
         for i, t in enumerate(d.get("tests") or [])
     )
     if len(tests) != n_tests:  # an INFRA answer without per-test verdicts
         tests = tuple(TestVerdict(i, Outcome.NOT_RUN) for i in range(n_tests))
     return ExecutionResult(
-        status=Outcome(d["status"]),
+        status=_outcome(d["status"]),
         tests=tests,
         stdout=d.get("stdout", ""),
         stderr=d.get("stderr", ""),
@@ -612,6 +630,7 @@ class SandboxExecutor:
         ]
         self._compiled: OrderedDict[tuple, tuple] = OrderedDict()
         self._compiled_lock = threading.Lock()
+        self._digests: dict[tuple, bytes] = {}  # tests -> their digest (see _tests_digest)
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         for w in reversed(self._workers):
             self._idle.put(w)
@@ -810,13 +829,31 @@ class SandboxExecutor:
 
     def _key(self, req: ExecutionRequest) -> str:
         limits = req.limits or self.limits
-        h = hashlib.sha256(repr(_limits_items(limits)).encode())
+        h = hashlib.sha256(_limits_bytes(limits))
         # Every field length-prefixed (so no two requests share a key), no JSON: this runs per request.
-        for part in (req.language, req.setup, req.code, req.entry_point, *req.tests):
+        # The tests (most of the bytes, and shared by every candidate of a task) enter as their digest.
+        for part in (req.language, req.setup, req.code, req.entry_point):
             data = part.encode("utf-8", "surrogatepass")
             h.update(len(data).to_bytes(8, "little"))
             h.update(data)
+        h.update(self._tests_digest(req.tests))
         return h.hexdigest()
+
+    def _tests_digest(self, tests: Sequence[str]) -> bytes:
+        """SHA-256 of the tests, length-prefixed (cached: the candidates of a task share their tests)."""
+        key = tuple(tests)
+        digest = self._digests.get(key)
+        if digest is None:
+            h = hashlib.sha256(len(key).to_bytes(8, "little"))
+            for t in key:
+                data = t.encode("utf-8", "surrogatepass")
+                h.update(len(data).to_bytes(8, "little"))
+                h.update(data)
+            digest = h.digest()
+            if len(self._digests) >= 4096:
+                self._digests.clear()
+            self._digests[key] = digest
+        return digest
 
     def _cache_get(self, key: str) -> ExecutionResult | None:
         if not self.cache_size:
@@ -865,7 +902,7 @@ class SandboxExecutor:
             return _failure(Outcome.INFRA, f"the set-up code does not compile: {exc}", job.n)
         job.payload = {
             "op": "run",
-            "language": get_language(req.language).runner,
+            "language": lang.runner,
             "code": req.code,
             "tests": tests_code,
             "setup": setup_code,
