@@ -254,7 +254,8 @@ class _Worker:
             "forker": os.environ.get("CODEGYM_SANDBOX_FORKER", "1") != "0",
             # Benchmarking aid: "0" makes the harness check in Python where ``_identity.c`` was built.
             "compiled_checks": os.environ.get("CODEGYM_SANDBOX_COMPILED_CHECKS", "1") != "0",
-            # Benchmarking aid: "0" makes the forker loop in Python where ``_forkloop.c`` was built.
+            # Benchmarking aid: "0" makes the forker loop in Python where ``_forkloop.c`` was built (and
+            # the worker take its steps after each candidate in Python).
             "compiled_forker": os.environ.get("CODEGYM_SANDBOX_COMPILED_FORKER", "1") != "0",
             # Benchmarking aid: "0" makes the harness run its loop in Python where ``_runner.c`` was built.
             "compiled_harness": os.environ.get("CODEGYM_SANDBOX_COMPILED_HARNESS", "1") != "0",

@@ -640,3 +640,68 @@ def test_many_recurring_test_sets_keep_their_verdicts() -> None:
         expected = [k % 2 == 0 for k in range(len(order))]
         assert [r.passed for r in results] == expected
         assert all(len(r.tests) == 3 for r in results)
+
+
+def _captures_and_pipe(tmp_path) -> tuple[int, int, int, int, int]:
+    """A verdict pipe holding data, a candidate shrank and made non-blocking on the read side as the
+    worker has it, and two captures a candidate wrote, appended to and moved the offset of."""
+    import fcntl
+
+    vr, vw = os.pipe()
+    size = fcntl.fcntl(vr, fcntl.F_GETPIPE_SZ)
+    fcntl.fcntl(vw, fcntl.F_SETPIPE_SZ, 4096)
+    os.write(vw, b"x" * 3000)
+    os.set_blocking(vr, False)
+    fds = []
+    for name, text in (("out", "héllo " * 10), ("err", "")):
+        fd = os.open(tmp_path / name, os.O_RDWR | os.O_CREAT)
+        os.write(fd, text.encode())
+        fcntl.fcntl(fd, fcntl.F_SETFL, os.O_APPEND | os.O_NONBLOCK)
+        os.lseek(fd, 100, os.SEEK_SET)
+        fds.append(fd)
+    return vr, vw, fds[0], fds[1], size
+
+
+@pytest.mark.parametrize("impl", ["c", "python"])
+def test_the_workers_steps_after_a_candidate_in_c_and_python(tmp_path, impl: str) -> None:
+    """``_forkloop.collect`` and ``dir_state`` against the Python steps they replace."""
+    import fcntl
+    from types import SimpleNamespace
+
+    from codegym.execution._sandbox import zygote
+
+    if impl == "c" and not FORKLOOP_BUILT:
+        pytest.skip("_forkloop.c not built")
+    from codegym.execution._sandbox import _forkloop  # noqa: F401 - built: importable
+
+    c_calls = _forkloop if impl == "c" else None
+    vr, vw, out_fd, err_fd, size = _captures_and_pipe(tmp_path)
+    try:
+        if c_calls is not None:
+            out, err = (b.decode("utf-8", "replace") for b in c_calls.collect(vr, out_fd, err_fd, size, 13))
+        else:
+            out, err = zygote._read_captures(out_fd, err_fd, 13)
+            worker = SimpleNamespace(pipe_size=size)
+            zygote.Worker.reset_shared(worker, SimpleNamespace(vr=vr, out_fd=out_fd, err_fd=err_fd))
+        assert (out, err) == ("héllo héllo", "")  # 13 bytes: the é counts two
+        for fd in (out_fd, err_fd):
+            assert os.fstat(fd).st_size == 0 and os.lseek(fd, 0, os.SEEK_CUR) == 0
+            assert fcntl.fcntl(fd, fcntl.F_GETFL) & (os.O_APPEND | os.O_NONBLOCK) == 0
+        assert fcntl.fcntl(vr, fcntl.F_GETPIPE_SZ) == size
+        with pytest.raises(BlockingIOError):
+            os.read(vr, 1)
+    finally:
+        for fd in (vr, vw, out_fd, err_fd):
+            os.close(fd)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+    paths = (str(tmp_path / "d"), str(tmp_path / "link"), str(tmp_path))
+    worker = SimpleNamespace(c_calls=c_calls, state_dirs=paths)
+    state = zygote.Worker.dir_state(worker)
+    python_state = zygote.Worker.dir_state(SimpleNamespace(c_calls=None, state_dirs=paths))
+    assert state == python_state
+    link = os.lstat(tmp_path / "link")  # the link itself, not the directory it points to
+    assert state[1][0] == link.st_ino and state[0][2] == os.lstat(tmp_path / "d").st_nlink
+    with pytest.raises(FileNotFoundError):
+        zygote.Worker.dir_state(SimpleNamespace(c_calls=c_calls, state_dirs=(str(tmp_path / "gone"),)))

@@ -9,7 +9,12 @@
    is unmarshalled by the child, which first takes the steps zygote.py's Worker.child takes before it
    runs any Python: a new session, its descriptors, its rlimits, its working directory and its uid.
    Jobs the forker has to act on itself (tests it must keep, modules it must import) go back to the
-   Python loop. */
+   Python loop.
+
+   The worker's steps after each candidate that are only system calls (reading and emptying the
+   captures and the verdict pipe, looking at the temporary directories) are here too: in Python each
+   call builds objects (a stat result of twenty fields, an exception for an empty pipe) for a few
+   integers. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
@@ -20,6 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -255,6 +261,114 @@ serve(PyObject *self, PyObject *args)
     }
 }
 
+/* pread up to cap bytes from offset 0 (EINTR retried); b"" if the read fails, as zygote.py's
+   _read_captures does. New reference. */
+static PyObject *
+read_capture(int fd, Py_ssize_t cap)
+{
+    PyObject *out = PyBytes_FromStringAndSize(NULL, cap);
+    if (out == NULL) {
+        return NULL;
+    }
+    ssize_t r;
+    do {
+        r = pread(fd, PyBytes_AS_STRING(out), (size_t)cap, 0);
+    } while (r < 0 && errno == EINTR);
+    if (_PyBytes_Resize(&out, r < 0 ? 0 : r) < 0) {
+        return NULL;
+    }
+    return out;
+}
+
+static PyObject *
+collect(PyObject *self, PyObject *args)
+{
+    int vr, out_fd, err_fd, pipe_size;
+    Py_ssize_t cap;
+    if (!PyArg_ParseTuple(args, "iiiin:collect", &vr, &out_fd, &err_fd, &pipe_size, &cap)) {
+        return NULL;
+    }
+    if (cap < 0) {
+        PyErr_SetString(PyExc_ValueError, "collect(): cap must be >= 0");
+        return NULL;
+    }
+    PyObject *out = read_capture(out_fd, cap);
+    PyObject *err = out ? read_capture(err_fd, cap) : NULL;
+    if (err == NULL) {
+        Py_XDECREF(out);
+        return NULL;
+    }
+    /* Empty the verdict pipe (non-blocking: stops when empty) and the captures; clear the flags a
+       candidate may have set on their shared file descriptions; restore a pipe the candidate shrank. */
+    char sink[4096];
+    for (;;) {
+        ssize_t r = read(vr, sink, sizeof sink);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+    }
+    int fds[2] = {out_fd, err_fd};
+    for (int i = 0; i < 2; i++) {
+        if (ftruncate(fds[i], 0) == 0 && lseek(fds[i], 0, SEEK_SET) == 0) {
+            fcntl(fds[i], F_SETFL, 0);
+        }
+    }
+    int size = fcntl(vr, F_GETPIPE_SZ);
+    if (size >= 0 && size != pipe_size) {
+        fcntl(vr, F_SETPIPE_SZ, pipe_size);
+    }
+    PyObject *pair = PyTuple_Pack(2, out, err);
+    Py_DECREF(out);
+    Py_DECREF(err);
+    return pair;
+}
+
+static PyObject *
+dir_state(PyObject *self, PyObject *paths)
+{
+    if (!PyTuple_CheckExact(paths)) {
+        PyErr_SetString(PyExc_TypeError, "dir_state(paths) takes a tuple of paths");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(paths);
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *path = PyTuple_GET_ITEM(paths, i);
+        if (!PyUnicode_Check(path)) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_TypeError, "dir_state(paths) takes a tuple of str");
+            return NULL;
+        }
+        PyObject *encoded = PyUnicode_EncodeFSDefault(path);
+        if (encoded == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        struct stat st;
+        int r = lstat(PyBytes_AS_STRING(encoded), &st);
+        Py_DECREF(encoded);
+        if (r < 0) {
+            Py_DECREF(out);
+            return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        }
+        PyObject *item = Py_BuildValue("(KLKKKK)", (unsigned long long)st.st_ino, (long long)st.st_size,
+                                       (unsigned long long)st.st_nlink, (unsigned long long)st.st_mode,
+                                       (unsigned long long)st.st_uid, (unsigned long long)st.st_gid);
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"serve", serve, METH_VARARGS,
      "serve(req_r, ans_w, vw, children_fd, (devnull, out_w, err_w, close_top, workdir, uid)) -> (pid, "
@@ -262,6 +376,13 @@ static PyMethodDef methods[] = {
      "descriptors, the job's rlimits, working directory, uid unless -1), returns (0, the job's marshalled "
      "part); in the forker (-1, the job) for a job that does not start with b'C'. Raises EOFError when "
      "req_r is closed."},
+    {"collect", collect, METH_VARARGS,
+     "collect(vr, out_fd, err_fd, pipe_size, cap) -> (stdout, stderr): after a candidate, in the worker: "
+     "the first cap bytes of each capture; then the verdict pipe and the captures emptied for the next "
+     "candidate, their file status flags cleared and the pipe's size restored."},
+    {"dir_state", dir_state, METH_O,
+     "dir_state(paths) -> tuple: (inode, size, links, mode, uid, gid) of each path, not following "
+     "symbolic links, as zygote.py's Worker.dir_state."},
     {NULL, NULL, 0, NULL},
 };
 

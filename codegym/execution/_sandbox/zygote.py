@@ -221,6 +221,7 @@ class Worker:
         self.forker: Forker | None = None
         self.child_fd_top = 0
         self.children_fd: int | None = None  # /proc/self/task/PID/children, opened with the first forker
+        self.c_calls = None  # _forkloop, for its system calls after each candidate (set by preload)
         self.setup_workdir()
         self.preload()
 
@@ -240,7 +241,7 @@ class Worker:
         self.keep = {self.workdir}
         self.clean_state = None  # see wipe()
         self.test_cache: dict[bytes, object] = {}
-        self.state_dirs = [self.workdir, *self.scratch_dirs]
+        self.state_dirs = (self.workdir, *self.scratch_dirs)
         self.tracks_entries = self.mount_ns and all(map(self.size_tracks_entries, self.state_dirs))
         os.environ.update(
             HOME=self.workdir, TMPDIR=self.workdir, TMP=self.workdir, TEMP=self.workdir, PWD=self.workdir
@@ -352,6 +353,8 @@ class Worker:
         sys.modules.pop("harness", None)
         sys.modules.pop("_identity", None)  # its compiled checks, where built
         sys.modules.pop("_forkloop", None)
+        # Its system calls after each candidate too (see collect, dir_state), unless told otherwise.
+        self.c_calls = _forkloop if self.cfg.get("compiled_forker", True) else None
         sys.modules.pop("_runner", None)  # the harness's loop in C, where built
         self.preloaded = {}
         names = list(self.cfg.get("preload", []))
@@ -803,11 +806,17 @@ class Worker:
         if self.forker is fk:
             self.reap_orphans(fk)
         result = self.verdicts(sup, n, time.monotonic() - start)
-        result["stdout"], result["stderr"] = _read_captures(fk.out_fd, fk.err_fd, int(lim["output_bytes"]))
-        if self.forker is fk:
-            self.reset_shared(fk)
+        cap = int(lim["output_bytes"])
+        if self.forker is fk and self.c_calls is not None:
+            out, err = self.c_calls.collect(fk.vr, fk.out_fd, fk.err_fd, self.pipe_size, cap)
+            result["stdout"] = out.decode("utf-8", "replace")
+            result["stderr"] = err.decode("utf-8", "replace")
         else:
-            fk.close()  # the forker was lost and everything killed: the next candidate gets new files
+            result["stdout"], result["stderr"] = _read_captures(fk.out_fd, fk.err_fd, cap)
+            if self.forker is fk:
+                self.reset_shared(fk)
+            else:
+                fk.close()  # the forker was lost and everything killed: the next candidate gets new files
         self.wipe()
         return result
 
@@ -1276,6 +1285,8 @@ class Worker:
 
     def dir_state(self) -> tuple:
         """Return what the temporary directories look like: inode, size (entry count on tmpfs), mode..."""
+        if self.c_calls is not None:
+            return self.c_calls.dir_state(self.state_dirs)
         out = []
         for d in self.state_dirs:
             st = os.lstat(d)
