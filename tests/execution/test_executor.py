@@ -585,25 +585,34 @@ def f():
 """
 
 
-@pytest.mark.parametrize("compiled", ["1", "0"])
-def test_the_forker_loops_set_up_the_child_as_the_python_child_does(
-    monkeypatch: pytest.MonkeyPatch, compiled: str
-) -> None:
-    """A candidate the forker acts on (new tests: Worker.child sets it up) and one its loop only forks for
-    (in C: ``_forkloop.c`` sets it up) see the same session, descriptors, limits, directory and ids."""
+def _probe_set_up(monkeypatch: pytest.MonkeyPatch, compiled: str) -> list[dict]:
+    """What two candidates see: one the forker acts on (new tests) and one it only forks for."""
     monkeypatch.setenv("CODEGYM_SANDBOX_COMPILED_FORKER", compiled)
     with SandboxExecutor(workers=1, cache_size=0) as ex:
         if "namespaces" not in ex.isolation:
             pytest.skip("no PID namespace here: no forker")
-        first, second = (ex.run(_SET_UP_PROBE + f"# {i}", ["assert f() == 1"]) for i in range(2))
-    assert first.passed and second.passed, (first, second)
-    a, b = json.loads(first.stdout), json.loads(second.stdout)
+        results = [ex.run(_SET_UP_PROBE + f"# {i}", ["assert f() == 1"]) for i in range(2)]
+        uid = ex._workers[0].hello["uid"]
+    assert all(r.passed for r in results), results
+    out = [json.loads(r.stdout) for r in results]
+    for seen in out:
+        resuid, resgid, groups = seen.pop("ids")
+        if uid is not None:  # the candidates' own uid and gid, and no supplementary group
+            assert resuid == [uid] * 3 and resgid == [uid] * 3 and groups == []
+        soft, hard = seen["limits"].pop("AS")
+        assert soft == hard > 0  # relative to the forker's size, which may change between candidates
+    return out
+
+
+def test_the_forker_loops_set_up_the_child_as_the_python_child_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The children of the C loop (set up by ``_forkloop.c``, jobs the forker acts on included) and of
+    the Python loop (``Worker.child``) see the same session, descriptors, limits, directory and ids."""
+    in_c = _probe_set_up(monkeypatch, "1")
+    in_python = _probe_set_up(monkeypatch, "0")
+    a = in_python[0]
     assert a["session_leader"] and a["verdicts_on_3"] and a["stdin"] == "/dev/null"
     assert a["fds"][:4] == [0, 1, 2, 3] and len(a["fds"]) == 5  # and the one listdir opened
-    soft, hard = a["limits"].pop("AS")
-    assert soft == hard > 0  # relative to the forker's size, which may change between candidates
-    assert b["limits"].pop("AS")[0] > 0
-    assert a == b
+    assert in_c == in_python == [a, a]
 
 
 def _minor_faults(pid: int) -> int:

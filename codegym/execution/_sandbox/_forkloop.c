@@ -217,22 +217,34 @@ finish(pid_t pid, int ans_w, int vw, int children_fd)
     return write_all(ans_w, answer, sizeof answer);
 }
 
+/* serve()'s and fork_job()'s last argument: (devnull, out_w, err_w, close_top, workdir, uid). */
+static int
+parse_own(PyObject *tuple, struct own *o)
+{
+    const char *workdir;
+    Py_ssize_t workdir_len;
+    if (!PyArg_ParseTuple(tuple, "iiiiy#l", &o->devnull, &o->out_w, &o->err_w, &o->close_top, &workdir,
+                          &workdir_len, &o->uid)) {
+        return -1;
+    }
+    if ((size_t)workdir_len >= sizeof o->workdir || strlen(workdir) != (size_t)workdir_len) {
+        PyErr_SetString(PyExc_ValueError, "the working directory is too long or holds a NUL");
+        return -1;
+    }
+    memcpy(o->workdir, workdir, (size_t)workdir_len + 1);
+    return 0;
+}
+
 static PyObject *
 serve(PyObject *self, PyObject *args)
 {
     int req_r, ans_w, vw, children_fd;
+    PyObject *own;
     struct own o;
-    const char *workdir;
-    Py_ssize_t workdir_len;
-    if (!PyArg_ParseTuple(args, "iiii(iiiiy#l):serve", &req_r, &ans_w, &vw, &children_fd, &o.devnull, &o.out_w,
-                          &o.err_w, &o.close_top, &workdir, &workdir_len, &o.uid)) {
+    if (!PyArg_ParseTuple(args, "iiiiO!:serve", &req_r, &ans_w, &vw, &children_fd, &PyTuple_Type, &own)
+        || parse_own(own, &o) < 0) {
         return NULL;
     }
-    if ((size_t)workdir_len >= sizeof o.workdir || strlen(workdir) != (size_t)workdir_len) {
-        PyErr_SetString(PyExc_ValueError, "serve(): the working directory is too long or holds a NUL");
-        return NULL;
-    }
-    memcpy(o.workdir, workdir, (size_t)workdir_len + 1);
     for (;;) {
         Py_ssize_t n = read_job(req_r);
         if (n < 0) {
@@ -369,6 +381,44 @@ dir_state(PyObject *self, PyObject *paths)
     return out;
 }
 
+/* For a job the forker acted on in Python (it kept new tests, imported the tests' modules): the same
+   fork, set-up and finish as serve()'s. */
+static PyObject *
+fork_job(PyObject *self, PyObject *args)
+{
+    int ans_w, vw, children_fd;
+    PyObject *own;
+    const char *limits;
+    Py_ssize_t limits_len;
+    struct own o;
+    if (!PyArg_ParseTuple(args, "iiiO!y#:fork_job", &ans_w, &vw, &children_fd, &PyTuple_Type, &own, &limits,
+                          &limits_len)
+        || parse_own(own, &o) < 0) {
+        return NULL;
+    }
+    if (limits_len % RLIMIT_BYTES != 0 || limits_len / RLIMIT_BYTES > 255) {
+        PyErr_SetString(PyExc_ValueError, "fork_job(): the rlimits must be whole (resource, soft, hard) structs");
+        return NULL;
+    }
+    PyOS_BeforeFork();
+    pid_t pid = fork();
+    if (pid == 0) {
+        PyOS_AfterFork_Child();
+        set_up_child(&o, vw, limits, (int)(limits_len / RLIMIT_BYTES));
+        return PyLong_FromLong(0);
+    }
+    int saved = errno;
+    PyOS_AfterFork_Parent();
+    if (pid < 0) {
+        errno = saved;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (finish(pid, ans_w, vw, children_fd) < 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong(pid);
+}
+
 static PyMethodDef methods[] = {
     {"serve", serve, METH_VARARGS,
      "serve(req_r, ans_w, vw, children_fd, (devnull, out_w, err_w, close_top, workdir, uid)) -> (pid, "
@@ -376,6 +426,11 @@ static PyMethodDef methods[] = {
      "descriptors, the job's rlimits, working directory, uid unless -1), returns (0, the job's marshalled "
      "part); in the forker (-1, the job) for a job that does not start with b'C'. Raises EOFError when "
      "req_r is closed."},
+    {"fork_job", fork_job, METH_VARARGS,
+     "fork_job(ans_w, vw, children_fd, (devnull, out_w, err_w, close_top, workdir, uid), rlimits) -> pid: "
+     "fork for a job the forker acted on; in the child, set up as serve()'s children are, returns 0; in "
+     "the forker, once the candidate was waited for, everything it left killed and reaped and the "
+     "answer written, returns its pid."},
     {"collect", collect, METH_VARARGS,
      "collect(vr, out_fd, err_fd, pipe_size, cap) -> (stdout, stderr): after a candidate, in the worker: "
      "the first cap bytes of each capture; then the verdict pipe and the captures emptied for the next "

@@ -628,7 +628,8 @@ class Worker:
 
         With ``_forkloop.c`` built, a job its child can take alone never runs Python in the forker:
         ``_forkloop.serve`` forks, waits and answers, and returns only in the child (with the job) or
-        with a job the forker has to act on, which this loop then runs as it runs every job without it.
+        with a job the forker has to act on, which this loop acts on and then hands to
+        ``_forkloop.fork_job`` (the same fork, set-up and finish). Without it this loop runs every job.
         """
         mine = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
         self.child_fd_top = max(req_r, ans_w, vw, out_w, err_w, mine)
@@ -661,6 +662,7 @@ class Worker:
                     if pid == 0:  # the candidate's child, set up, with a job that needs only its known tests
                         self.child_alone(payload, known)
                     limits, job = unpack_job(payload)  # a job the forker acts on
+                    block = payload[2 : 2 + payload[1] * _RLIMIT.size]
                 else:
                     limits, job = unpack_job(read_frame(req_r))
             except (EOFError, OSError, ValueError):
@@ -678,6 +680,14 @@ class Worker:
             if imports:
                 self.preload_test_modules(imports)
             freeze()
+            if serve is not None:
+                try:
+                    pid = _forkloop.fork_job(ans_w, vw, mine, own, block)
+                except OSError:
+                    return
+                if pid == 0:  # the candidate's child, set up in C
+                    self.child_set_up(job, nonce)
+                continue
             pid = fork()
             if pid == 0:
                 self.child(job, nonce, vw, out_w, err_w)
@@ -705,9 +715,16 @@ class Worker:
         """
         try:
             code, setup, (_fresh, tests), reads, used, nonce, imports = marshal.loads(payload)
-            _code, _limits, setup_code, tests, reads, redirected, imports = self.child_job(
-                code, (), setup, [known[i] for i in tests], reads, used, imports
-            )
+            job = self.child_job(code, (), setup, [known[i] for i in tests], reads, used, imports)
+        except BaseException:  # noqa: BLE001 - never return into the forker's loop
+            _report_failure()
+            os._exit(70)
+        self.child_set_up(job, nonce)
+
+    def child_set_up(self, job: tuple, nonce: bytes) -> None:  # pragma: no cover - runs in the child
+        """Run the harness on ``job`` (see :meth:`child`) in a child ``_forkloop`` set up; never returns."""
+        code, _limits, setup_code, tests, reads, redirected, imports = job
+        try:
             harness.run_job(nonce, 3, setup_code, code, tests, self.snapshots, reads, redirected, imports)
         except BaseException:  # noqa: BLE001 - never return into the forker's loop
             _report_failure()
