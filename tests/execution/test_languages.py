@@ -234,7 +234,7 @@ def test_compile_cache_hit(basics: dict, build_dir: str, lang: str) -> None:
 def test_compiler_time_limit(build_dir: str, lang: str) -> None:
     with SandboxExecutor(workers=1, cache_size=0, build_cache=build_dir) as ex:
         r = ex.run("int f() { return 1; }", ["x"], language=lang, limits=Limits(compile_timeout_s=0.01))
-    assert r.status is Outcome.COMPILE_ERROR and "time limit" in r.message
+    assert r.status is Outcome.COMPILE_ERROR and "time limit" in r.message, (r.status, r.message)
 
 
 @pytest.fixture(scope="module")
