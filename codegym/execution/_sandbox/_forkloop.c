@@ -217,6 +217,32 @@ finish(pid_t pid, int ans_w, int vw, int children_fd)
     return write_all(ans_w, answer, sizeof answer);
 }
 
+/* Fork for a job: in the child, set up (see set_up_child), return 0; in the forker, once the candidate
+   is finished (see finish), return its pid; -1 with a Python exception set on an error. */
+static pid_t
+fork_and_finish(const struct own *o, int vw, const char *limits, int n, int ans_w, int children_fd)
+{
+    PyOS_BeforeFork();
+    pid_t pid = fork();
+    if (pid == 0) {
+        PyOS_AfterFork_Child();
+        set_up_child(o, vw, limits, n);
+        return 0;
+    }
+    int saved = errno;
+    PyOS_AfterFork_Parent();
+    if (pid < 0) {
+        errno = saved;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    if (finish(pid, ans_w, vw, children_fd) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return pid;
+}
+
 /* serve()'s and fork_job()'s last argument: (devnull, out_w, err_w, close_top, workdir, uid). */
 static int
 parse_own(PyObject *tuple, struct own *o)
@@ -254,21 +280,12 @@ serve(PyObject *self, PyObject *args)
         if (start > n || job[0] != CHILD_ONLY) {
             return Py_BuildValue("(iy#)", -1, job, n);
         }
-        PyOS_BeforeFork();
-        pid_t pid = fork();
+        pid_t pid = fork_and_finish(&o, vw, job + 2, (unsigned char)job[1], ans_w, children_fd);
         if (pid == 0) {
-            PyOS_AfterFork_Child();
-            set_up_child(&o, vw, job + 2, (unsigned char)job[1]);
             return Py_BuildValue("(iy#)", 0, job + start, n - start);
         }
-        int saved = errno;
-        PyOS_AfterFork_Parent();
         if (pid < 0) {
-            errno = saved;
-            return PyErr_SetFromErrno(PyExc_OSError);
-        }
-        if (finish(pid, ans_w, vw, children_fd) < 0) {
-            return PyErr_SetFromErrno(PyExc_OSError);
+            return NULL;
         }
     }
 }
@@ -400,23 +417,8 @@ fork_job(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "fork_job(): the rlimits must be whole (resource, soft, hard) structs");
         return NULL;
     }
-    PyOS_BeforeFork();
-    pid_t pid = fork();
-    if (pid == 0) {
-        PyOS_AfterFork_Child();
-        set_up_child(&o, vw, limits, (int)(limits_len / RLIMIT_BYTES));
-        return PyLong_FromLong(0);
-    }
-    int saved = errno;
-    PyOS_AfterFork_Parent();
-    if (pid < 0) {
-        errno = saved;
-        return PyErr_SetFromErrno(PyExc_OSError);
-    }
-    if (finish(pid, ans_w, vw, children_fd) < 0) {
-        return PyErr_SetFromErrno(PyExc_OSError);
-    }
-    return PyLong_FromLong(pid);
+    pid_t pid = fork_and_finish(&o, vw, limits, (int)(limits_len / RLIMIT_BYTES), ans_w, children_fd);
+    return pid < 0 ? NULL : PyLong_FromLong(pid);
 }
 
 static PyMethodDef methods[] = {
