@@ -129,6 +129,9 @@ _STABLE_TESTS = ("outcome", "exception", "message")
 
 
 def _run(compiled: str) -> tuple[str, dict]:
+    """Run every case twice in one executor: the first time the forker keeps each case's new tests
+    (the job goes through its Python loop), the second time it only forks (in C where built, the
+    child building its job in C too); both passes must give the same verdicts."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CODEGYM_SANDBOX_COMPILED_HARNESS", compiled)
         with SandboxExecutor(workers=1, cache_size=0, limits=Limits(timeout_s=5.0)) as ex:
@@ -136,9 +139,22 @@ def _run(compiled: str) -> tuple[str, dict]:
                 ExecutionRequest(code, tests, setup, entry_point=ep)
                 for code, tests, setup, ep in CASES.values()
             ]
-            results = ex.run_batch(reqs)
+            first = ex.run_batch(reqs)
+            second = ex.run_batch(reqs)
             loop = ex._workers[0].hello["harness"]
-    return loop, dict(zip(CASES, results, strict=True))
+    for name, a, b in zip(CASES, first, second, strict=True):
+        assert _verdicts(a) == _verdicts(b), name
+    return loop, dict(zip(CASES, first, strict=True))
+
+
+def _verdicts(r) -> tuple:
+    return (
+        r.status,
+        r.message,
+        r.stdout,
+        r.stderr,
+        [tuple(getattr(t, k) for k in _STABLE_TESTS) for t in r.tests],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -152,11 +168,7 @@ def both() -> tuple[dict, dict]:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_harness_loops_in_c_and_python_give_the_same_verdicts(both: tuple[dict, dict], name: str) -> None:
-    c, py = both[0][name], both[1][name]
-    assert (c.status, c.message, c.stdout, c.stderr) == (py.status, py.message, py.stdout, py.stderr)
-    assert [tuple(getattr(t, k) for k in _STABLE_TESTS) for t in c.tests] == [
-        tuple(getattr(t, k) for k in _STABLE_TESTS) for t in py.tests
-    ]
+    assert _verdicts(both[0][name]) == _verdicts(both[1][name])
 
 
 def test_what_the_harness_loop_reports(both: tuple[dict, dict]) -> None:

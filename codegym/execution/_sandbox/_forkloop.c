@@ -17,6 +17,7 @@
    integers. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <marshal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -243,6 +244,81 @@ fork_and_finish(const struct own *o, int vw, const char *limits, int n, int ans_
     return pid;
 }
 
+/* In the child of a job serve() took alone, when serve() was given the child's context (known tests,
+   module snapshots, the harness's redirections cache and function, its C loop or None, its run_job):
+   build the job as zygote.py's Worker.child_alone and Worker.child_job do and run the harness, without
+   a Python frame of the forker's loop. Never returns. */
+static void
+run_child(PyObject *ctx, const char *data, Py_ssize_t n)
+{
+    PyObject *known = PyTuple_GET_ITEM(ctx, 0), *snapshots = PyTuple_GET_ITEM(ctx, 1);
+    PyObject *cache = PyTuple_GET_ITEM(ctx, 2), *redirect = PyTuple_GET_ITEM(ctx, 3);
+    PyObject *run_c = PyTuple_GET_ITEM(ctx, 4), *run_py = PyTuple_GET_ITEM(ctx, 5);
+    /* (code, setup, (fresh, test indices), reads, builtins used, nonce, imports) */
+    PyObject *job = PyMarshal_ReadObjectFromString(data, n);
+    if (job == NULL || !PyTuple_CheckExact(job) || PyTuple_GET_SIZE(job) != 7) {
+        goto fail;
+    }
+    PyObject *setup = PyTuple_GET_ITEM(job, 1), *which = PyTuple_GET_ITEM(job, 2);
+    PyObject *setup_code = Py_None;
+    if (PyBytes_Check(setup) && PyBytes_GET_SIZE(setup) > 0) {
+        setup_code = PyMarshal_ReadObjectFromString(PyBytes_AS_STRING(setup), PyBytes_GET_SIZE(setup));
+        if (setup_code == NULL) {
+            goto fail;
+        }
+    }
+    if (!PyTuple_CheckExact(which) || PyTuple_GET_SIZE(which) != 2) {
+        goto fail;
+    }
+    PyObject *indices = PySequence_Fast(PyTuple_GET_ITEM(which, 1), "test indices");
+    PyObject *tests = indices ? PyList_New(PySequence_Fast_GET_SIZE(indices)) : NULL;
+    if (tests == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(indices); i++) {
+        Py_ssize_t k = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(indices, i));
+        if (k < 0 || k >= PyList_GET_SIZE(known)) {
+            goto fail; /* the worker refers only to tests this forker kept */
+        }
+        PyObject *t = PyList_GET_ITEM(known, k);
+        Py_INCREF(t);
+        PyList_SET_ITEM(tests, i, t);
+    }
+    PyObject *reads = PyFrozenSet_New(PyTuple_GET_ITEM(job, 3));
+    PyObject *used = reads ? PySequence_Tuple(PyTuple_GET_ITEM(job, 4)) : NULL;
+    if (used == NULL) {
+        goto fail;
+    }
+    PyObject *redirected = PyDict_GetItemWithError(cache, used);
+    if (redirected != NULL) {
+        Py_INCREF(redirected);
+    }
+    else if (PyErr_Occurred() || (redirected = PyObject_CallOneArg(redirect, used)) == NULL) {
+        goto fail;
+    }
+    PyObject *fd = PyLong_FromLong(3);
+    if (fd == NULL) {
+        goto fail;
+    }
+    PyObject *args[9] = {PyTuple_GET_ITEM(job, 5), fd,        setup_code, PyTuple_GET_ITEM(job, 0), tests,
+                         snapshots,                reads,     redirected, PyTuple_GET_ITEM(job, 6)};
+    if (run_c != Py_None) {
+        PyObject *r = PyObject_Vectorcall(run_c, args, 9, NULL);
+        if (r == NULL) {
+            goto fail;
+        }
+        Py_DECREF(r); /* NotImplemented: a job for the Python loop (see _runner.run) */
+    }
+    PyObject_Vectorcall(run_py, args, 9, NULL);
+fail:
+    if (PyErr_Occurred()) {
+        char why[160];
+        snprintf(why, sizeof why, "building the job (%s)", ((PyTypeObject *)PyErr_Occurred())->tp_name);
+        child_fails(why);
+    }
+    child_fails("building the job");
+}
+
 /* serve()'s and fork_job()'s last argument: (devnull, out_w, err_w, close_top, workdir, uid). */
 static int
 parse_own(PyObject *tuple, struct own *o)
@@ -265,10 +341,18 @@ static PyObject *
 serve(PyObject *self, PyObject *args)
 {
     int req_r, ans_w, vw, children_fd;
-    PyObject *own;
+    PyObject *own, *ctx = Py_None;
     struct own o;
-    if (!PyArg_ParseTuple(args, "iiiiO!:serve", &req_r, &ans_w, &vw, &children_fd, &PyTuple_Type, &own)
+    if (!PyArg_ParseTuple(args, "iiiiO!|O:serve", &req_r, &ans_w, &vw, &children_fd, &PyTuple_Type, &own, &ctx)
         || parse_own(own, &o) < 0) {
+        return NULL;
+    }
+    if (ctx != Py_None
+        && (!PyTuple_CheckExact(ctx) || PyTuple_GET_SIZE(ctx) != 6 || !PyList_CheckExact(PyTuple_GET_ITEM(ctx, 0))
+            || !PyDict_CheckExact(PyTuple_GET_ITEM(ctx, 2)))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "serve(): the child's context is (known tests list, snapshots, redirections dict, "
+                        "redirections function, C run or None, Python run)");
         return NULL;
     }
     for (;;) {
@@ -282,6 +366,9 @@ serve(PyObject *self, PyObject *args)
         }
         pid_t pid = fork_and_finish(&o, vw, job + 2, (unsigned char)job[1], ans_w, children_fd);
         if (pid == 0) {
+            if (ctx != Py_None) {
+                run_child(ctx, job + start, n - start);
+            }
             return Py_BuildValue("(iy#)", 0, job + start, n - start);
         }
         if (pid < 0) {

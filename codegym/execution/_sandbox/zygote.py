@@ -646,6 +646,9 @@ class Worker:
         top = max(vw, out_w, err_w, self.host_in, self.host_out, self.devnull, self.child_fd_top)
         own = (self.devnull, out_w, err_w, top + 64, os.fsencode(self.workdir))
         own += (-1,) if uid is None else (uid,)
+        # What those children need to build their job and run the harness in C (see child_alone).
+        ctx = (known, self.snapshots, harness._REDIRECTIONS, harness.redirections)
+        ctx += (harness._PREPARED["runner"], harness.run_job)
         import gc
 
         # Before each fork: what the forker allocated since joins the frozen objects and the count of
@@ -658,8 +661,8 @@ class Worker:
             try:
                 if serve is not None:
                     freeze()
-                    pid, payload = serve(req_r, ans_w, vw, mine, own)
-                    if pid == 0:  # the candidate's child, set up, with a job that needs only its known tests
+                    pid, payload = serve(req_r, ans_w, vw, mine, own, ctx)
+                    if pid == 0:  # pragma: no cover - serve() runs the child's job itself (with ctx)
                         self.child_alone(payload, known)
                     limits, job = unpack_job(payload)  # a job the forker acts on
                     block = payload[2 : 2 + payload[1] * _RLIMIT.size]
@@ -712,6 +715,8 @@ class Worker:
 
         ``serve`` has set the child up as :meth:`child` does (session, descriptors, rlimits, working
         directory, uid) before it returned here, so this only builds the job and runs the harness.
+        Given the child's context, as the forker gives it, ``serve`` does the same in C
+        (``run_child``) and never returns here.
         """
         try:
             code, setup, (_fresh, tests), reads, used, nonce, imports = marshal.loads(payload)
