@@ -162,19 +162,24 @@ def python_loop_run() -> dict:
     return run
 
 
+def _does_not_pass_and_leaves_nothing(run: dict, prog: Hostile) -> None:
+    """``prog`` got a non-passing verdict of its kind in ``run``, which left no process behind."""
+    if prog.name not in run["results"]:
+        pytest.skip("not applicable to this isolation mode")
+    r = run["results"][prog.name]
+    assert r.status is not Outcome.PASSED and r.status is not Outcome.INFRA, (r.status, r.message)
+    if prog.outcomes:
+        assert r.status.value in prog.outcomes, (r.status, r.message, r.tests)
+    assert run["leftovers"] == []
+    assert run["after"].passed
+
+
 @pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
 def test_hostile_program_does_not_pass_with_the_python_loop_either(
     python_loop_run: dict, prog: Hostile
 ) -> None:
     assert python_loop_run["forker_loops"] == {"python"}
-    if prog.name not in python_loop_run["results"]:
-        pytest.skip("not applicable to this isolation mode")
-    r = python_loop_run["results"][prog.name]
-    assert r.status is not Outcome.PASSED and r.status is not Outcome.INFRA, (r.status, r.message)
-    if prog.outcomes:
-        assert r.status.value in prog.outcomes, (r.status, r.message)
-    assert python_loop_run["leftovers"] == []
-    assert python_loop_run["after"].passed
+    _does_not_pass_and_leaves_nothing(python_loop_run, prog)
 
 
 @pytest.fixture(scope="module")
@@ -188,14 +193,7 @@ def test_hostile_program_does_not_pass_with_the_python_harness_either(
     python_harness_run: dict, prog: Hostile
 ) -> None:
     assert python_harness_run["harnesses"] == {"python"}
-    if prog.name not in python_harness_run["results"]:
-        pytest.skip("not applicable to this isolation mode")
-    r = python_harness_run["results"][prog.name]
-    assert r.status is not Outcome.PASSED and r.status is not Outcome.INFRA, (r.status, r.message)
-    if prog.outcomes:
-        assert r.status.value in prog.outcomes, (r.status, r.message, r.tests)
-    assert python_harness_run["leftovers"] == []
-    assert python_harness_run["after"].passed
+    _does_not_pass_and_leaves_nothing(python_harness_run, prog)
 
 
 def test_the_harness_loop_in_c_where_it_was_built(ns_run: dict) -> None:

@@ -244,10 +244,10 @@ fork_and_finish(const struct own *o, int vw, const char *limits, int n, int ans_
     return pid;
 }
 
-/* In the child of a job serve() took alone, when serve() was given the child's context (known tests,
-   module snapshots, the harness's redirections cache and function, its C loop or None, its run_job):
-   build the job as zygote.py's Worker.child_alone and Worker.child_job do and run the harness, without
-   a Python frame of the forker's loop. Never returns. */
+/* In the child of a job serve() took alone, with serve()'s context (known tests, module snapshots, the
+   harness's redirections cache and function, its C loop or None, its run_job): build the job as
+   zygote.py's forker loop and Worker.child_job do and run the harness, without a Python frame of the
+   forker's loop. Never returns. */
 static void
 run_child(PyObject *ctx, const char *data, Py_ssize_t n)
 {
@@ -337,19 +337,28 @@ parse_own(PyObject *tuple, struct own *o)
     return 0;
 }
 
+/* Where the marshalled part of a job frame of n bytes starts (after its first byte, the number of
+   rlimits and the rlimits); -1 if the frame is too short for them. */
+static Py_ssize_t
+job_body(const char *frame, Py_ssize_t n)
+{
+    Py_ssize_t start = n >= 2 ? 2 + (Py_ssize_t)(unsigned char)frame[1] * RLIMIT_BYTES : -1;
+    return start > n ? -1 : start;
+}
+
 static PyObject *
 serve(PyObject *self, PyObject *args)
 {
     int req_r, ans_w, vw, children_fd;
-    PyObject *own, *ctx = Py_None;
+    PyObject *own, *ctx;
     struct own o;
-    if (!PyArg_ParseTuple(args, "iiiiO!|O:serve", &req_r, &ans_w, &vw, &children_fd, &PyTuple_Type, &own, &ctx)
+    if (!PyArg_ParseTuple(args, "iiiiO!O!:serve", &req_r, &ans_w, &vw, &children_fd, &PyTuple_Type, &own,
+                          &PyTuple_Type, &ctx)
         || parse_own(own, &o) < 0) {
         return NULL;
     }
-    if (ctx != Py_None
-        && (!PyTuple_CheckExact(ctx) || PyTuple_GET_SIZE(ctx) != 6 || !PyList_CheckExact(PyTuple_GET_ITEM(ctx, 0))
-            || !PyDict_CheckExact(PyTuple_GET_ITEM(ctx, 2)))) {
+    if (PyTuple_GET_SIZE(ctx) != 6 || !PyList_CheckExact(PyTuple_GET_ITEM(ctx, 0))
+        || !PyDict_CheckExact(PyTuple_GET_ITEM(ctx, 2))) {
         PyErr_SetString(PyExc_TypeError,
                         "serve(): the child's context is (known tests list, snapshots, redirections dict, "
                         "redirections function, C run or None, Python run)");
@@ -360,16 +369,13 @@ serve(PyObject *self, PyObject *args)
         if (n < 0) {
             return NULL;
         }
-        Py_ssize_t start = n >= 2 ? 2 + (Py_ssize_t)(unsigned char)job[1] * RLIMIT_BYTES : n + 1;
-        if (start > n || job[0] != CHILD_ONLY) {
-            return Py_BuildValue("(iy#)", -1, job, n);
+        Py_ssize_t start = job_body(job, n);
+        if (start < 0 || job[0] != CHILD_ONLY) {
+            return Py_BuildValue("y#", job, n);
         }
         pid_t pid = fork_and_finish(&o, vw, job + 2, (unsigned char)job[1], ans_w, children_fd);
         if (pid == 0) {
-            if (ctx != Py_None) {
-                run_child(ctx, job + start, n - start);
-            }
-            return Py_BuildValue("(iy#)", 0, job + start, n - start);
+            run_child(ctx, job + start, n - start); /* never returns */
         }
         if (pid < 0) {
             return NULL;
@@ -492,31 +498,30 @@ fork_job(PyObject *self, PyObject *args)
 {
     int ans_w, vw, children_fd;
     PyObject *own;
-    const char *limits;
-    Py_ssize_t limits_len;
+    const char *frame;
+    Py_ssize_t n;
     struct own o;
-    if (!PyArg_ParseTuple(args, "iiiO!y#:fork_job", &ans_w, &vw, &children_fd, &PyTuple_Type, &own, &limits,
-                          &limits_len)
+    if (!PyArg_ParseTuple(args, "iiiO!y#:fork_job", &ans_w, &vw, &children_fd, &PyTuple_Type, &own, &frame, &n)
         || parse_own(own, &o) < 0) {
         return NULL;
     }
-    if (limits_len % RLIMIT_BYTES != 0 || limits_len / RLIMIT_BYTES > 255) {
-        PyErr_SetString(PyExc_ValueError, "fork_job(): the rlimits must be whole (resource, soft, hard) structs");
+    if (job_body(frame, n) < 0) {
+        PyErr_SetString(PyExc_ValueError, "fork_job(): the job frame is shorter than its rlimits");
         return NULL;
     }
-    pid_t pid = fork_and_finish(&o, vw, limits, (int)(limits_len / RLIMIT_BYTES), ans_w, children_fd);
+    pid_t pid = fork_and_finish(&o, vw, frame + 2, (unsigned char)frame[1], ans_w, children_fd);
     return pid < 0 ? NULL : PyLong_FromLong(pid);
 }
 
 static PyMethodDef methods[] = {
     {"serve", serve, METH_VARARGS,
-     "serve(req_r, ans_w, vw, children_fd, (devnull, out_w, err_w, close_top, workdir, uid)) -> (pid, "
-     "payload): run the forker's jobs until one needs Python. In the forked child, set up (session, "
-     "descriptors, the job's rlimits, working directory, uid unless -1), returns (0, the job's marshalled "
-     "part); in the forker (-1, the job) for a job that does not start with b'C'. Raises EOFError when "
-     "req_r is closed."},
+     "serve(req_r, ans_w, vw, children_fd, (devnull, out_w, err_w, close_top, workdir, uid), (known, "
+     "snapshots, redirections cache, redirections, C run or None, Python run)) -> job: run the forker's "
+     "jobs until one needs Python, and return it (a job that does not start with b'C'). The forked child "
+     "is set up (session, descriptors, the job's rlimits, working directory, uid unless -1), builds its "
+     "job and runs the harness, and never returns. Raises EOFError when req_r is closed."},
     {"fork_job", fork_job, METH_VARARGS,
-     "fork_job(ans_w, vw, children_fd, (devnull, out_w, err_w, close_top, workdir, uid), rlimits) -> pid: "
+     "fork_job(ans_w, vw, children_fd, (devnull, out_w, err_w, close_top, workdir, uid), job) -> pid: "
      "fork for a job the forker acted on; in the child, set up as serve()'s children are, returns 0; in "
      "the forker, once the candidate was waited for, everything it left killed and reaped and the "
      "answer written, returns its pid."},

@@ -612,6 +612,17 @@ internal_error(void)
     die(buf);
 }
 
+/* End test index with the error "Tampering" and what intact() found changed. */
+static void
+send_tampering(int index, PyObject *problem)
+{
+    PyObject *name = PyUnicode_FromString("Tampering");
+    PyObject *msg = PyUnicode_FromFormat("candidate modified the test environment: %U", problem);
+    send_end(index, 'E', name, msg, 1);
+    Py_XDECREF(name);
+    Py_XDECREF(msg);
+}
+
 static PyObject *
 run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -741,10 +752,8 @@ run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (bad < 0) {
             internal_error();
         }
-        PyObject *tampering = bad ? PyUnicode_FromString("Tampering") : NULL;
         if (bad) {
-            PyObject *msg = PyUnicode_FromFormat("candidate modified the test environment: %U", problem);
-            send_end(index, 'E', tampering, msg, 1);
+            send_tampering(index, problem);
             break;
         }
         r = PyEval_EvalCode(PyTuple_GET_ITEM(test_tuple, i), ns, ns);
@@ -763,9 +772,7 @@ run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             internal_error();
         }
         if (bad) {
-            tampering = PyUnicode_FromString("Tampering");
-            PyObject *msg = PyUnicode_FromFormat("candidate modified the test environment: %U", problem);
-            send_end(index, 'E', tampering, msg, 1);
+            send_tampering(index, problem);
             break;
         }
         if (kind == 'P') {

@@ -353,9 +353,9 @@ class Worker:
         sys.modules.pop("harness", None)
         sys.modules.pop("_identity", None)  # its compiled checks, where built
         sys.modules.pop("_forkloop", None)
+        sys.modules.pop("_runner", None)  # the harness's loop in C, where built
         # Its system calls after each candidate too (see collect, dir_state), unless told otherwise.
         self.c_calls = _forkloop if self.cfg.get("compiled_forker", True) else None
-        sys.modules.pop("_runner", None)  # the harness's loop in C, where built
         self.preloaded = {}
         names = list(self.cfg.get("preload", []))
         if self.restricted_imports:
@@ -627,9 +627,10 @@ class Worker:
         """Run the forker: job in, candidate forked and waited for, everything else killed, answer out.
 
         With ``_forkloop.c`` built, a job its child can take alone never runs Python in the forker:
-        ``_forkloop.serve`` forks, waits and answers, and returns only in the child (with the job) or
-        with a job the forker has to act on, which this loop acts on and then hands to
-        ``_forkloop.fork_job`` (the same fork, set-up and finish). Without it this loop runs every job.
+        ``_forkloop.serve`` forks, waits and answers (its child builds the job and runs the harness in
+        C), and returns only with a job the forker has to act on, which this loop acts on and then
+        hands to ``_forkloop.fork_job`` (the same fork, set-up and finish). Without it this loop runs
+        every job.
         """
         mine = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
         self.child_fd_top = max(req_r, ans_w, vw, out_w, err_w, mine)
@@ -641,12 +642,12 @@ class Worker:
         fork, wait4, waitpid, kill, write = os.fork, os.wait4, os.waitpid, os.kill, os.write
         setfl, F_SETFL = fcntl.fcntl, fcntl.F_SETFL
         serve = _forkloop.serve if self.forker_loop_in_c() else None
-        # What the C loop's children set up before they run Python, as child() does (see child_alone).
+        # What the C loop's children set up before they run Python, as child() does.
         uid = self.run_uid
         top = max(vw, out_w, err_w, self.host_in, self.host_out, self.devnull, self.child_fd_top)
         own = (self.devnull, out_w, err_w, top + 64, os.fsencode(self.workdir))
         own += (-1,) if uid is None else (uid,)
-        # What those children need to build their job and run the harness in C (see child_alone).
+        # What those children need to build their job and run the harness (see child_job, child_set_up).
         ctx = (known, self.snapshots, harness._REDIRECTIONS, harness.redirections)
         ctx += (harness._PREPARED["runner"], harness.run_job)
         import gc
@@ -661,13 +662,10 @@ class Worker:
             try:
                 if serve is not None:
                     freeze()
-                    pid, payload = serve(req_r, ans_w, vw, mine, own, ctx)
-                    if pid == 0:  # pragma: no cover - serve() runs the child's job itself (with ctx)
-                        self.child_alone(payload, known)
-                    limits, job = unpack_job(payload)  # a job the forker acts on
-                    block = payload[2 : 2 + payload[1] * _RLIMIT.size]
+                    frame = serve(req_r, ans_w, vw, mine, own, ctx)  # a job the forker acts on
                 else:
-                    limits, job = unpack_job(read_frame(req_r))
+                    frame = read_frame(req_r)
+                limits, job = unpack_job(frame)
             except (EOFError, OSError, ValueError):
                 return
             code, setup, (fresh, tests), reads, used, nonce, imports = job
@@ -685,7 +683,7 @@ class Worker:
             freeze()
             if serve is not None:
                 try:
-                    pid = _forkloop.fork_job(ans_w, vw, mine, own, block)
+                    pid = _forkloop.fork_job(ans_w, vw, mine, own, frame)
                 except OSError:
                     return
                 if pid == 0:  # the candidate's child, set up in C
@@ -709,22 +707,6 @@ class Worker:
             except OSError:
                 pass
             write(ans_w, pack(pid, status, ru.ru_utime + ru.ru_stime))
-
-    def child_alone(self, payload: bytes, known: list) -> None:  # pragma: no cover - runs in the child
-        """Run the job ``_forkloop.serve`` forked this child for (its tests by index); never returns.
-
-        ``serve`` has set the child up as :meth:`child` does (session, descriptors, rlimits, working
-        directory, uid) before it returned here, so this only builds the job and runs the harness.
-        Given the child's context, as the forker gives it, ``serve`` does the same in C
-        (``run_child``) and never returns here.
-        """
-        try:
-            code, setup, (_fresh, tests), reads, used, nonce, imports = marshal.loads(payload)
-            job = self.child_job(code, (), setup, [known[i] for i in tests], reads, used, imports)
-        except BaseException:  # noqa: BLE001 - never return into the forker's loop
-            _report_failure()
-            os._exit(70)
-        self.child_set_up(job, nonce)
 
     def child_set_up(self, job: tuple, nonce: bytes) -> None:  # pragma: no cover - runs in the child
         """Run the harness on ``job`` (see :meth:`child`) in a child ``_forkloop`` set up; never returns."""
