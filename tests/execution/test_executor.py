@@ -534,7 +534,7 @@ def test_the_forker_loop_in_c_or_python_gives_the_same_verdicts(
     imports = ["import fractions\nassert f(fractions.Fraction(1, 2)) == fractions.Fraction(3, 2)"]
     grandchild = "import os, time\nif os.fork() == 0:\n    time.sleep(30)\n" + inc
     cases = [
-        (inc, plain, "", Outcome.PASSED),  # new tests: the forker keeps them
+        (inc, plain, "", Outcome.PASSED),  # new tests: the forker keeps them (in C where built)
         (inc, plain, "", Outcome.PASSED),  # known tests: only a fork
         (wrong, plain, "", Outcome.FAILED),
         (inc, imports, "", Outcome.PASSED),  # a module the tests import: the forker imports it
@@ -551,19 +551,26 @@ def test_the_forker_loop_in_c_or_python_gives_the_same_verdicts(
         results = [ex.run(code, tests, setup=setup) for code, tests, setup, _ in cases]
         loop = ex._workers[0].hello["forker_loop"]
         leftovers = sandbox_processes(ex.sandbox_uids)
-        # Jobs that need only a fork: the loop in C writes a few of the forker's pages per candidate
-        # (each a page fault after a fork), the loop in Python a hundred or so.
+        # Jobs that need only a fork, and jobs that bring new tests: the loop in C writes a few of the
+        # forker's pages per candidate (each a page fault after a fork), the loop in Python a hundred
+        # or so.
         (worker,) = _children(ex._workers[0].proc.pid)
         (forker,) = _children(worker)
         before = _minor_faults(forker)
         distinct = [ExecutionRequest(code=f"{inc}# {i}\\n", tests=plain) for i in range(20)]
         assert all(r.passed for r in ex.run_batch(distinct))
         forker_faults = (_minor_faults(forker) - before) / 20
+        before = _minor_faults(forker)
+        new_tests = [ExecutionRequest(code=inc, tests=[f"assert f({i}) == {i + 1}"]) for i in range(20)]
+        assert all(r.passed for r in ex.run_batch(new_tests))
+        keeping_faults = (_minor_faults(forker) - before) / 20
     assert loop == ("c" if FORKLOOP_BUILT and compiled == "1" else "python")
     assert [r.status for r in results] == [want for *_, want in cases], [r.message for r in results]
     assert leftovers == []
     if loop == "c":
         assert forker_faults < 30, forker_faults
+        # Keeping the tests allocates their code (about 55 faults); the Python loop takes over 120.
+        assert keeping_faults < 95, keeping_faults
     else:
         assert forker_faults > 30, forker_faults
 

@@ -130,8 +130,9 @@ _STABLE_TESTS = ("outcome", "exception", "message")
 
 def _run(compiled: str) -> tuple[str, dict]:
     """Run every case twice in one executor: the first time the forker keeps each case's new tests
-    (the job goes through its Python loop), the second time it only forks (in C where built, the
-    child building its job in C too); both passes must give the same verdicts."""
+    (in its C loop where built; in its Python loop for tests that import a module, or without the C
+    loop), the second time it only forks (in C where built, the child building its job in C too);
+    both passes must give the same verdicts."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CODEGYM_SANDBOX_COMPILED_HARNESS", compiled)
         with SandboxExecutor(workers=1, cache_size=0, limits=Limits(timeout_s=5.0)) as ex:

@@ -8,8 +8,9 @@
    reaps whatever the candidate left, and writes the answer, without creating a Python object. The job
    is unmarshalled by the child, which first takes the steps zygote.py's Worker.child takes before it
    runs any Python: a new session, its descriptors, its rlimits, its working directory and its uid.
-   Jobs the forker has to act on itself (tests it must keep, modules it must import) go back to the
-   Python loop.
+   A job that brings tests (a task's first candidate) is unmarshalled here, and its tests' code kept in
+   the forker's list for the candidates after it. Jobs with modules the forker must import first go
+   back to the Python loop.
 
    The worker's steps after each candidate that are only system calls (reading and emptying the
    captures and the verdict pipe, looking at the temporary directories) are here too: in Python each
@@ -35,6 +36,8 @@
 
 /* A job whose payload starts with this byte needs nothing of the forker but the fork. */
 #define CHILD_ONLY 'C'
+/* One that brings tests the forker keeps before it forks (zygote.py's _KEEP_TESTS). */
+#define KEEP_TESTS 'T'
 
 static char *job;       /* the last job read (grown as needed, never shrunk) */
 static size_t job_cap;
@@ -245,17 +248,18 @@ fork_and_finish(const struct own *o, int vw, const char *limits, int n, int ans_
 }
 
 /* In the child of a job serve() took alone, with serve()'s context (known tests, module snapshots, the
-   harness's redirections cache and function, its C loop or None, its run_job): build the job as
+   harness's redirections cache and function, its C loop or None, its run_job, gc.freeze): build the
+   job (unmarshalled; a job whose tests the forker kept is its own, already unmarshalled) as
    zygote.py's forker loop and Worker.child_job do and run the harness, without a Python frame of the
    forker's loop. Never returns. */
 static void
-run_child(PyObject *ctx, const char *data, Py_ssize_t n)
+run_child(PyObject *ctx, PyObject *job)
 {
     PyObject *known = PyTuple_GET_ITEM(ctx, 0), *snapshots = PyTuple_GET_ITEM(ctx, 1);
     PyObject *cache = PyTuple_GET_ITEM(ctx, 2), *redirect = PyTuple_GET_ITEM(ctx, 3);
     PyObject *run_c = PyTuple_GET_ITEM(ctx, 4), *run_py = PyTuple_GET_ITEM(ctx, 5);
-    /* (code, setup, (fresh, test indices), reads, builtins used, nonce, imports) */
-    PyObject *job = PyMarshal_ReadObjectFromString(data, n);
+    /* (code, setup, (fresh, test indices; or the tests the forker kept), reads, builtins used, nonce,
+       imports) */
     if (job == NULL || !PyTuple_CheckExact(job) || PyTuple_GET_SIZE(job) != 7) {
         goto fail;
     }
@@ -270,19 +274,30 @@ run_child(PyObject *ctx, const char *data, Py_ssize_t n)
     if (!PyTuple_CheckExact(which) || PyTuple_GET_SIZE(which) != 2) {
         goto fail;
     }
-    PyObject *indices = PySequence_Fast(PyTuple_GET_ITEM(which, 1), "test indices");
-    PyObject *tests = indices ? PyList_New(PySequence_Fast_GET_SIZE(indices)) : NULL;
-    if (tests == NULL) {
+    int fresh = PyObject_IsTrue(PyTuple_GET_ITEM(which, 0));
+    PyObject *indices = fresh < 0 ? NULL : PySequence_Fast(PyTuple_GET_ITEM(which, 1), "test indices");
+    PyObject *tests = NULL;
+    if (indices == NULL) {
         goto fail;
     }
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(indices); i++) {
-        Py_ssize_t k = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(indices, i));
-        if (k < 0 || k >= PyList_GET_SIZE(known)) {
-            goto fail; /* the worker refers only to tests this forker kept */
+    Py_ssize_t m = PySequence_Fast_GET_SIZE(indices), have = PyList_GET_SIZE(known);
+    if (fresh) {
+        /* The tests the forker just kept: the last m of its list. */
+        tests = m <= have ? PyList_GetSlice(known, have - m, have) : NULL;
+    }
+    else if ((tests = PyList_New(m)) != NULL) {
+        for (Py_ssize_t i = 0; i < m; i++) {
+            Py_ssize_t k = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(indices, i));
+            if (k < 0 || k >= have) {
+                goto fail; /* the worker refers only to tests this forker kept */
+            }
+            PyObject *t = PyList_GET_ITEM(known, k);
+            Py_INCREF(t);
+            PyList_SET_ITEM(tests, i, t);
         }
-        PyObject *t = PyList_GET_ITEM(known, k);
-        Py_INCREF(t);
-        PyList_SET_ITEM(tests, i, t);
+    }
+    if (tests == NULL) {
+        goto fail;
     }
     PyObject *reads = PyFrozenSet_New(PyTuple_GET_ITEM(job, 3));
     PyObject *used = reads ? PySequence_Tuple(PyTuple_GET_ITEM(job, 4)) : NULL;
@@ -346,6 +361,49 @@ job_body(const char *frame, Py_ssize_t n)
     return start > n ? -1 : start;
 }
 
+/* A job that brings tests (KEEP_TESTS): unmarshal it and append its tests to the forker's list, each
+   test's code unmarshalled (a test that did not compile stays its error text), after emptying the
+   list when the worker started its numbering over (fresh == 2), as zygote.py's forker loop does.
+   Return the job (a new reference), or NULL with an exception set. */
+static PyObject *
+keep_tests(PyObject *known, const char *data, Py_ssize_t n)
+{
+    PyObject *job = PyMarshal_ReadObjectFromString(data, n);
+    if (job == NULL) {
+        return NULL;
+    }
+    PyObject *which = PyTuple_CheckExact(job) && PyTuple_GET_SIZE(job) == 7 ? PyTuple_GET_ITEM(job, 2) : NULL;
+    if (which == NULL || !PyTuple_CheckExact(which) || PyTuple_GET_SIZE(which) != 2
+        || !PyList_CheckExact(PyTuple_GET_ITEM(which, 1))) {
+        PyErr_SetString(PyExc_ValueError, "a job with tests to keep is not (code, setup, (fresh, tests), ...)");
+        goto fail;
+    }
+    long fresh = PyLong_AsLong(PyTuple_GET_ITEM(which, 0));
+    if ((fresh == -1 && PyErr_Occurred())
+        || (fresh == 2 && PyList_SetSlice(known, 0, PyList_GET_SIZE(known), NULL) < 0)) {
+        goto fail;
+    }
+    PyObject *tests = PyTuple_GET_ITEM(which, 1);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(tests); i++) {
+        PyObject *t = PyList_GET_ITEM(tests, i);
+        PyObject *code = PyBytes_CheckExact(t)
+                             ? PyMarshal_ReadObjectFromString(PyBytes_AS_STRING(t), PyBytes_GET_SIZE(t))
+                             : Py_NewRef(t);
+        if (code == NULL) {
+            goto fail;
+        }
+        int r = PyList_Append(known, code);
+        Py_DECREF(code);
+        if (r < 0) {
+            goto fail;
+        }
+    }
+    return job;
+fail:
+    Py_DECREF(job);
+    return NULL;
+}
+
 static PyObject *
 serve(PyObject *self, PyObject *args)
 {
@@ -357,11 +415,11 @@ serve(PyObject *self, PyObject *args)
         || parse_own(own, &o) < 0) {
         return NULL;
     }
-    if (PyTuple_GET_SIZE(ctx) != 6 || !PyList_CheckExact(PyTuple_GET_ITEM(ctx, 0))
+    if (PyTuple_GET_SIZE(ctx) != 7 || !PyList_CheckExact(PyTuple_GET_ITEM(ctx, 0))
         || !PyDict_CheckExact(PyTuple_GET_ITEM(ctx, 2))) {
         PyErr_SetString(PyExc_TypeError,
                         "serve(): the child's context is (known tests list, snapshots, redirections dict, "
-                        "redirections function, C run or None, Python run)");
+                        "redirections function, C run or None, Python run, gc.freeze)");
         return NULL;
     }
     for (;;) {
@@ -370,13 +428,26 @@ serve(PyObject *self, PyObject *args)
             return NULL;
         }
         Py_ssize_t start = job_body(job, n);
-        if (start < 0 || job[0] != CHILD_ONLY) {
+        if (start < 0 || (job[0] != CHILD_ONLY && job[0] != KEEP_TESTS)) {
             return Py_BuildValue("y#", job, n);
+        }
+        PyObject *kept = NULL;
+        if (job[0] == KEEP_TESTS) {
+            kept = keep_tests(PyTuple_GET_ITEM(ctx, 0), job + start, n - start);
+            /* What the tests allocated joins the frozen objects, as before the Python loop's forks. */
+            PyObject *r = kept ? PyObject_CallNoArgs(PyTuple_GET_ITEM(ctx, 6)) : NULL;
+            if (r == NULL) {
+                Py_XDECREF(kept);
+                return NULL;
+            }
+            Py_DECREF(r);
         }
         pid_t pid = fork_and_finish(&o, vw, job + 2, (unsigned char)job[1], ans_w, children_fd);
         if (pid == 0) {
-            run_child(ctx, job + start, n - start); /* never returns */
+            /* never returns */
+            run_child(ctx, kept ? kept : PyMarshal_ReadObjectFromString(job + start, n - start));
         }
+        Py_XDECREF(kept);
         if (pid < 0) {
             return NULL;
         }
@@ -516,10 +587,11 @@ fork_job(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"serve", serve, METH_VARARGS,
      "serve(req_r, ans_w, vw, children_fd, (devnull, out_w, err_w, close_top, workdir, uid), (known, "
-     "snapshots, redirections cache, redirections, C run or None, Python run)) -> job: run the forker's "
-     "jobs until one needs Python, and return it (a job that does not start with b'C'). The forked child "
-     "is set up (session, descriptors, the job's rlimits, working directory, uid unless -1), builds its "
-     "job and runs the harness, and never returns. Raises EOFError when req_r is closed."},
+     "snapshots, redirections cache, redirections, C run or None, Python run, gc.freeze)) -> job: run the "
+     "forker's jobs until one needs Python, and return it (a job that starts with neither b'C' nor b'T'; "
+     "a b'T' job's tests are appended to known first). The forked child is set up (session, descriptors, "
+     "the job's rlimits, working directory, uid unless -1), builds its job and runs the harness, and "
+     "never returns. Raises EOFError when req_r is closed."},
     {"fork_job", fork_job, METH_VARARGS,
      "fork_job(ans_w, vw, children_fd, (devnull, out_w, err_w, close_top, workdir, uid), job) -> pid: "
      "fork for a job the forker acted on; in the child, set up as serve()'s children are, returns 0; in "

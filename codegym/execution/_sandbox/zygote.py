@@ -37,9 +37,10 @@ _LEN = struct.Struct(">I")
 # The forker's answer per candidate: its pid, its wait status, the CPU seconds it used (native byte
 # order: ``_forkloop.c`` writes it too).
 _ANSWER = struct.Struct("=iid")
-# The first byte of a job for the forker: the candidate's child can take the job alone, or the forker
-# has to act on it first (keep the tests' code, import the modules the tests import).
-_CHILD_ONLY, _FORKER_TOO = b"C", b"P"
+# The first byte of a job for the forker: the candidate's child can take the job alone; the forker keeps
+# the tests' code it brings first (in C where ``_forkloop.c`` is built); or the forker's Python loop has
+# to act on it (import the modules the tests import, then keep the tests).
+_CHILD_ONLY, _KEEP_TESTS, _FORKER_TOO = b"C", b"T", b"P"
 # A job for the forker: that byte, the number of rlimits, each rlimit as (resource, soft, hard) in this
 # struct (native order: ``_forkloop.c`` reads them in the child), then the rest of the job marshalled.
 _RLIMIT = struct.Struct("=iqq")
@@ -125,10 +126,10 @@ class Forker:
         self.buf = b""
         self.fds_open: tuple[int, ...] = (req_w, ans_r, statm, vr, out_fd, err_fd)
 
-    def send(self, limits: list, job, alone: bool) -> None:
-        """Send a job with the child's rlimits; ``alone``: the child can take it without the forker."""
+    def send(self, limits: list, job, kind: bytes) -> None:
+        """Send a job with the child's rlimits; ``kind``: its first byte (``_CHILD_ONLY``...)."""
         block = b"".join(_RLIMIT.pack(res, soft, hard) for res, (soft, hard) in limits)
-        head = (_CHILD_ONLY if alone else _FORKER_TOO) + bytes((len(limits),))
+        head = kind + bytes((len(limits),))
         write_frame(self.req_w, head + block + marshal.dumps(job))
 
     def answer(self, wait_s: float = 0.0):
@@ -626,11 +627,11 @@ class Worker:
     ) -> None:
         """Run the forker: job in, candidate forked and waited for, everything else killed, answer out.
 
-        With ``_forkloop.c`` built, a job its child can take alone never runs Python in the forker:
-        ``_forkloop.serve`` forks, waits and answers (its child builds the job and runs the harness in
-        C), and returns only with a job the forker has to act on, which this loop acts on and then
-        hands to ``_forkloop.fork_job`` (the same fork, set-up and finish). Without it this loop runs
-        every job.
+        With ``_forkloop.c`` built, a job that needs no module imported first never runs Python in the
+        forker: ``_forkloop.serve`` keeps the tests it brings, forks, waits and answers (its child
+        builds the job and runs the harness in C), and returns only with a job the forker has to act
+        on, which this loop acts on and then hands to ``_forkloop.fork_job`` (the same fork, set-up and
+        finish). Without it this loop runs every job.
         """
         mine = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
         self.child_fd_top = max(req_r, ans_w, vw, out_w, err_w, mine)
@@ -647,9 +648,6 @@ class Worker:
         top = max(vw, out_w, err_w, self.host_in, self.host_out, self.devnull, self.child_fd_top)
         own = (self.devnull, out_w, err_w, top + 64, os.fsencode(self.workdir))
         own += (-1,) if uid is None else (uid,)
-        # What those children need to build their job and run the harness (see child_job, child_set_up).
-        ctx = (known, self.snapshots, harness._REDIRECTIONS, harness.redirections)
-        ctx += (harness._PREPARED["runner"], harness.run_job)
         import gc
 
         # Before each fork: what the forker allocated since joins the frozen objects and the count of
@@ -658,6 +656,10 @@ class Worker:
         # freed by reference counting as before; the cycles it could make (a test's module that
         # fails to import, at most once per name) are never collected.
         freeze = gc.freeze
+        # What those children need to build their job and run the harness (see child_job, child_set_up),
+        # and the freeze serve() calls after it keeps a job's tests.
+        ctx = (known, self.snapshots, harness._REDIRECTIONS, harness.redirections)
+        ctx += (harness._PREPARED["runner"], harness.run_job, freeze)
         while True:
             try:
                 if serve is not None:
@@ -772,10 +774,14 @@ class Worker:
             try:
                 tests = self.tests_for_forker(req["tests"])
                 imports = req.get("imports", ())
-                # The forker acts on a job with tests it does not have yet or modules it has not been
-                # asked to import (then it has them: later jobs with them need only the fork).
-                alone = tests[0] == 0 and self.forker_imports.issuperset(imports)
-                self.forker_imports.update(imports)
+                # The forker's Python loop acts on a job with modules it has not been asked to import
+                # yet (then it has them: later jobs with them need only the fork); the forker keeps the
+                # tests a job brings that it does not have yet.
+                if not self.forker_imports.issuperset(imports):
+                    kind = _FORKER_TOO
+                    self.forker_imports.update(imports)
+                else:
+                    kind = _CHILD_ONLY if tests[0] == 0 else _KEEP_TESTS
                 job = (
                     code,
                     req.get("setup"),
@@ -786,7 +792,7 @@ class Worker:
                     imports,
                 )
                 start = time.monotonic()
-                fk.send(self.rlimits(lim, fk.statm), job, alone)
+                fk.send(self.rlimits(lim, fk.statm), job, kind)
                 break
             except OSError:
                 # The forker died between candidates (a candidate killed it): replace it once.
