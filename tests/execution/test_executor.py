@@ -551,9 +551,9 @@ def test_the_forker_loop_in_c_or_python_gives_the_same_verdicts(
         results = [ex.run(code, tests, setup=setup) for code, tests, setup, _ in cases]
         loop = ex._workers[0].hello["forker_loop"]
         leftovers = sandbox_processes(ex.sandbox_uids)
-        # Jobs that need only a fork, and jobs that bring new tests: the loop in C writes a few of the
-        # forker's pages per candidate (each a page fault after a fork), the loop in Python a hundred
-        # or so.
+        # Jobs that need only a fork: the loop in C writes a few of the forker's pages per candidate
+        # (each a page fault after a fork), the loop in Python a hundred or so. Then jobs that bring
+        # new tests (measured below).
         (worker,) = _children(ex._workers[0].proc.pid)
         (forker,) = _children(worker)
         before = _minor_faults(forker)
